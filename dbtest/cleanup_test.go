@@ -1,0 +1,100 @@
+package dbtest_test
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/easyautoml/dbharness/dbtest"
+)
+
+const envChild = "DBTEST_TEST_CHILD"
+
+// TestHelperChild is not a test: TestServerDatabasesDroppedAfterExit runs
+// the test binary again with it, as a process that makes server databases
+// and ends without any cleanup of its own.
+func TestHelperChild(t *testing.T) {
+	mode := os.Getenv(envChild)
+	if mode == "" {
+		t.Skip("runs only as a child process")
+	}
+	for _, b := range []dbtest.Backend{dbtest.Postgres, dbtest.MySQL} {
+		db, err := dbtest.Connect(context.Background(), b, itemsSchema())
+		if err != nil {
+			fmt.Println("ERR", err)
+			os.Exit(3)
+		}
+		fmt.Println("DB", b, db.DatabaseName())
+	}
+	os.Stdout.Sync()
+	if mode == "kill" {
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	}
+	os.Exit(0) // no Release, no Main: only the companion can clean up
+}
+
+// TestServerDatabasesDroppedAfterExit checks that no database outlives the
+// test binary that made it, whether it exits without cleaning up or is
+// killed.
+func TestServerDatabasesDroppedAfterExit(t *testing.T) {
+	for _, b := range []dbtest.Backend{dbtest.Postgres, dbtest.MySQL} {
+		dbtest.Open(t, b, itemsSchema()) // skip or fail like any test when unavailable
+	}
+	for _, mode := range []string{"exit", "kill"} {
+		t.Run(mode, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestHelperChild$", "-test.count=1")
+			cmd.Env = append(os.Environ(), envChild+"="+mode)
+			out, _ := cmd.Output()
+			names := map[dbtest.Backend]string{}
+			sc := bufio.NewScanner(strings.NewReader(string(out)))
+			for sc.Scan() {
+				f := strings.Fields(sc.Text())
+				if len(f) == 3 && f[0] == "DB" {
+					names[dbtest.Backend(f[1])] = f[2]
+				}
+			}
+			if len(names) != 2 {
+				t.Fatalf("the child did not report its databases:\n%s", out)
+			}
+			for b, name := range names {
+				deadline := time.Now().Add(30 * time.Second)
+				for databaseExists(t, b, name) {
+					if time.Now().After(deadline) {
+						t.Fatalf("%s: database %s still exists 30s after its process ended", b, name)
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+		})
+	}
+}
+
+func databaseExists(t *testing.T, b dbtest.Backend, name string) bool {
+	t.Helper()
+	var driver, dsn, query string
+	switch b {
+	case dbtest.Postgres:
+		driver, dsn = "pgx", os.Getenv(dbtest.EnvPostgresDSN)
+		query = "SELECT COUNT(*) FROM pg_database WHERE datname = $1"
+	case dbtest.MySQL:
+		driver, dsn = "mysql", os.Getenv(dbtest.EnvMySQLDSN)
+		query = "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = ?"
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(query, name).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n > 0
+}

@@ -1,0 +1,293 @@
+package dbtest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// DB is a database handle for one test. It embeds a *sql.DB whose every
+// connection is bound to the test's transaction, so the test and the code
+// it calls see one consistent database, and everything is rolled back when
+// the test ends.
+//
+// A BeginTx on the handle becomes a SAVEPOINT: Commit releases it and
+// Rollback rolls back to it, to any depth. A COMMIT, ROLLBACK or BEGIN
+// statement run on the handle is refused (see [ErrTransactionControl]).
+type DB struct {
+	*sql.DB
+
+	backend     Backend
+	id          string
+	sess        *session
+	prov        provider
+	pool        *pool
+	slot        *slot
+	rawDSN      string
+	dataVersion int64 // SQLite's data_version when the test began
+
+	mu       sync.Mutex
+	released bool
+}
+
+// Open returns a handle on a migrated database of backend b for the test.
+// The test runs inside a transaction that is rolled back at cleanup, even
+// when the test's context was cancelled.
+//
+// A server backend that is not configured or not reachable skips the test
+// with a one-line reason, unless DBTEST_REQUIRE names it: then the test
+// fails.
+func Open(tb testing.TB, b Backend, opts ...Option) *DB {
+	tb.Helper()
+	cfg, err := newConfig(opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var mu sync.Mutex
+	ended := false
+	if cfg.logf == nil {
+		cfg.logf = func(format string, args ...any) {
+			mu.Lock()
+			defer mu.Unlock()
+			if !ended {
+				tb.Logf(format, args...)
+			}
+		}
+	}
+	db, err := connect(context.Background(), b, cfg)
+	if err != nil {
+		var ue *unavailableError
+		if errors.As(err, &ue) {
+			if required(b) {
+				tb.Fatalf("dbtest: %s is required by %s but unavailable: %s", b, EnvRequire, ue.reason)
+			}
+			tb.Skipf("dbtest: %s unavailable: %s", b, ue.reason)
+		}
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		err := db.Release(context.Background())
+		mu.Lock()
+		ended = true
+		mu.Unlock()
+		if err != nil {
+			tb.Error(err)
+		}
+	})
+	return db
+}
+
+// Each runs fn as one subtest per backend, named "sqlite", "postgres" and
+// "mysql", each with its own handle from [Open].
+func Each(t *testing.T, fn func(t *testing.T, db *DB), opts ...Option) {
+	t.Helper()
+	for _, b := range Backends() {
+		t.Run(string(b), func(t *testing.T) {
+			fn(t, Open(t, b, opts...))
+		})
+	}
+}
+
+// Connect is [Open] for programs that are not tests, such as a command that
+// runs scenarios: it returns a handle bound to a fresh transaction, and
+// [DB.Release] ends it. An unavailable backend is an error.
+func Connect(ctx context.Context, b Backend, opts ...Option) (*DB, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	db, err := connect(ctx, b, cfg)
+	var ue *unavailableError
+	if errors.As(err, &ue) {
+		return nil, fmt.Errorf("dbtest: %s unavailable: %s", b, ue.reason)
+	}
+	return db, err
+}
+
+func connect(ctx context.Context, b Backend, cfg *config) (*DB, error) {
+	switch b {
+	case SQLite, Postgres, MySQL:
+	default:
+		return nil, fmt.Errorf("dbtest: unknown backend %q (want sqlite, postgres or mysql)", b)
+	}
+	prov, err := getProvider(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	mig, err := migrationsFor(cfg, b)
+	if err != nil {
+		return nil, err
+	}
+	p := getPool(prov, b, mig)
+	sl, err := p.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	db := &DB{backend: b, prov: prov, pool: p, slot: sl, id: strings.ToLower(rand.Text())}
+	eng := prov.engine()
+	if err := db.begin(ctx, eng, cfg.lockTimeout); err != nil {
+		// One retry on a new connection: the server may have restarted
+		// since the slot's connection was opened.
+		sl.disconnect()
+		if err = db.begin(ctx, eng, cfg.lockTimeout); err != nil {
+			p.release(context.WithoutCancel(ctx), sl, false)
+			return nil, fmt.Errorf("dbtest: %s: starting the test's transaction: %w", b, err)
+		}
+	}
+	db.sess = &session{eng: eng, conn: sl.conn, logf: cfg.logf}
+	db.rawDSN = prov.rawDSN(sl, cfg.lockTimeout)
+	sessions.Store(db.id, db.sess)
+	db.DB = sql.OpenDB(txConnector{id: db.id, s: db.sess})
+	return db, nil
+}
+
+// begin connects the slot if needed, applies the lock timeout and opens the
+// test's transaction.
+func (db *DB) begin(ctx context.Context, eng engine, lockTimeout time.Duration) error {
+	sl := db.slot
+	if err := sl.connect(ctx); err != nil {
+		return err
+	}
+	if sl.lockTimeout != lockTimeout {
+		if err := eng.setLockTimeout(ctx, sl.conn, lockTimeout); err != nil {
+			return err
+		}
+		sl.lockTimeout = lockTimeout
+	}
+	if db.backend == SQLite {
+		v, err := sqliteDataVersion(ctx, sl.conn)
+		if err != nil {
+			return err
+		}
+		db.dataVersion = v
+	}
+	_, err := execConn(ctx, sl.conn, eng.beginSQL(), nil)
+	return err
+}
+
+// Release rolls back the test's transaction and returns the database to
+// dbtest. [Open] calls it at cleanup; call it yourself only for handles from
+// [Connect]. It reports what went wrong inside the transaction: statements
+// that tried to end it, or writes that escaped it.
+func (db *DB) Release(ctx context.Context) error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.released {
+		return nil
+	}
+	db.released = true
+	ctx = context.WithoutCancel(ctx)
+	db.DB.Close()
+	sessions.Delete(db.id)
+	s := db.sess
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	stillOpen, err := s.close(rctx)
+	clean := err == nil && len(s.implicitCommits) == 0
+	var problems []string
+	for _, r := range s.refused {
+		problems = append(problems, fmt.Sprintf("refused %s: it would have ended the test's transaction", r))
+	}
+	if err != nil {
+		if s.logf != nil {
+			s.logf("dbtest: %s: rolling back the test's transaction: %v (the connection is discarded; the server rolls back on its own)", db.backend, err)
+		}
+	} else if !stillOpen {
+		clean = false
+		problems = append(problems, "the test's transaction was no longer open at cleanup: something committed or rolled it back, and its writes escaped")
+	}
+	if err == nil && db.backend == SQLite {
+		v, verr := sqliteDataVersion(rctx, db.slot.conn)
+		if verr != nil || v != db.dataVersion {
+			clean = false
+			problems = append(problems, "another connection committed writes to the test's database during the test; they escaped the rollback")
+		}
+	}
+	if rerr := db.pool.release(rctx, db.slot, clean); rerr != nil && s.logf != nil {
+		s.logf("%v", rerr)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("dbtest: %s: %s", db.backend, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// Backend returns the handle's backend.
+func (db *DB) Backend() Backend { return db.backend }
+
+// Dialect returns "sqlite", "postgres" or "mysql".
+func (db *DB) Dialect() string { return string(db.backend) }
+
+// DriverName is the database/sql driver name for [DB.DSN].
+func (db *DB) DriverName() string { return txDriverName }
+
+// DSN returns a data source name that lands on the test's transaction:
+// sql.Open(db.DriverName(), db.DSN()) gives a pool for code under test that
+// insists on opening its own, and everything it does is rolled back with
+// the test.
+func (db *DB) DSN() string { return txDriverName + ":" + db.id }
+
+// RawDriverName is the database/sql driver name for [DB.RawDSN]: the
+// backend's own driver ("sqlite3", "pgx" or "mysql").
+func (db *DB) RawDriverName() string {
+	switch db.backend {
+	case Postgres:
+		return "pgx"
+	case MySQL:
+		return "mysql"
+	}
+	return sqliteDriverName
+}
+
+// RawDSN returns a DSN for a genuinely separate connection to the test's
+// database, with dbtest's lock timeout. Writes through it do not see the
+// test's uncommitted rows, and what it commits escapes the rollback: it is
+// there to reproduce such bugs on purpose.
+func (db *DB) RawDSN() string { return db.rawDSN }
+
+// DatabaseName returns the name of the test's database on the server (or of
+// the in-memory database on SQLite).
+func (db *DB) DatabaseName() string { return db.slot.name }
+
+// Describe names backend b's server and version, or says why it is
+// unavailable.
+func Describe(ctx context.Context, b Backend) (string, error) {
+	prov, err := getProvider(ctx, b)
+	if err != nil {
+		var ue *unavailableError
+		if errors.As(err, &ue) {
+			return "", fmt.Errorf("dbtest: %s unavailable: %s", b, ue.reason)
+		}
+		return "", err
+	}
+	if b == SQLite {
+		if _, err := InitSQLite(); err != nil {
+			return "", err
+		}
+	}
+	return prov.describe(), nil
+}
+
+// Main runs the tests of a package and then drops every database dbtest
+// made for them. Use it from TestMain:
+//
+//	func TestMain(m *testing.M) { dbtest.Main(m) }
+//
+// Without it, a companion process drops them as soon as the test binary
+// exits; Main only does it sooner.
+func Main(m *testing.M) {
+	code := m.Run()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	if err := releaseAll(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	cancel()
+	os.Exit(code)
+}

@@ -1,0 +1,124 @@
+// Package dbtest gives each Go test a transaction-wrapped database, on an
+// embedded SQLite hosted in WebAssembly and on real PostgreSQL and MySQL
+// servers, with the same test code on all three.
+//
+// # Quick start
+//
+//	func TestCreateUser(t *testing.T) {
+//		dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
+//			repo, _ := registry.New(db, db.Dialect())
+//			// ... the test writes freely; everything is rolled back.
+//		})
+//	}
+//
+// [Each] runs the function once per backend, as subtests named "sqlite",
+// "postgres" and "mysql". [Open] gives one handle for one backend.
+//
+// # Where the databases come from
+//
+// SQLite is always available: it runs inside the test binary, in wazero.
+// PostgreSQL and MySQL come from the servers named by DBTEST_POSTGRES_DSN
+// and DBTEST_MYSQL_DSN. When a server is not configured or does not answer,
+// its subtests skip with a one-line reason; DBTEST_REQUIRE=postgres,mysql
+// (or "all") turns that skip into a failure, as CI wants.
+//
+// A test binary creates its own databases on each server, named
+// dbtest_<token>_<n>, migrates them once, and drops them when it ends. Test
+// binaries of one "go test ./..." run in parallel and never share a
+// database.
+//
+// # Isolation
+//
+// Every test runs inside one transaction that is rolled back at cleanup,
+// even when the test's context was cancelled. The database behind a handle
+// is one of a pool: each test takes a database nobody else is using, and
+// gives it back clean after the rollback. Parallel tests (t.Parallel) thus
+// get separate databases and never wait on each other's locks; a sequential
+// suite reuses one database and pays only for BEGIN and ROLLBACK. On SQLite
+// each database is an in-memory copy (the memdb VFS) of a migrated template.
+//
+// When a test leaves its database dirty (a write that escaped the
+// transaction, or MySQL's implicit commit), the database is dropped rather
+// than reused, and the next test gets a fresh one.
+//
+// # Connections, savepoints and the shared-transaction driver
+//
+// [DB] embeds a *sql.DB. Every connection it hands out is a view of the
+// test's transaction. BeginTx on it becomes a SAVEPOINT: Commit releases
+// it, Rollback rolls back to it, and transactions nest to any depth. A
+// result set left open while another statement runs is read into memory
+// first, so interleaved queries work on every driver.
+//
+// Code under test that insists on opening its own pool can be given
+// [DB.DriverName] and [DB.DSN]: sql.Open on them lands on the same
+// transaction. That is the fix for the classic "database is locked" bug of
+// code that writes through a second connection while the test holds the
+// first.
+//
+// [DB.RawDriverName] and [DB.RawDSN] open a genuinely separate connection to
+// the same database: it cannot see the test's uncommitted rows, and what it
+// commits escapes the rollback. It is there to reproduce such bugs on
+// purpose.
+//
+// A COMMIT, ROLLBACK or BEGIN statement issued on the handle would end the
+// test's transaction; dbtest refuses it with [ErrTransactionControl] and
+// fails the test, naming the statement and where it came from.
+//
+// # MySQL and DDL
+//
+// MySQL commits the current transaction on DDL (CREATE, ALTER, DROP,
+// TRUNCATE, ...). When a test issues DDL, dbtest notes it in the test log,
+// opens a new transaction (recreating open savepoints) so that the rest of
+// the test is still rolled back, and drops the test's database at cleanup
+// so the next test starts clean. PostgreSQL and SQLite roll DDL back like
+// any other statement.
+//
+// # Lock timeouts
+//
+// A statement under dbtest waits at most [DefaultLockTimeout] for a lock,
+// on every backend, and on the raw connections too; [WithLockTimeout]
+// changes it. A lock conflict therefore fails a test in about a second
+// instead of hanging it for a minute (ncruces' default busy timeout), 50
+// seconds (InnoDB) or forever (PostgreSQL).
+//
+// # Cleanup after the process
+//
+// Go has no hook that runs when a test binary exits, so the first time a
+// test binary creates a server database, dbtest starts a companion: a copy
+// of the same executable, with DBTEST_CLEANUP=1, that waits on a pipe. When
+// the test binary ends, however it ends, the pipe closes and the companion
+// drops the binary's databases. If both are killed at once, the next test
+// binary that uses the server drops them: a control connection held by each
+// live process (a named lock on MySQL, its application_name on PostgreSQL)
+// tells live databases from abandoned ones. [Main] drops them at the end of
+// m.Run, sooner still.
+//
+// # Environment
+//
+//	DBTEST_POSTGRES_DSN  PostgreSQL server, e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+//	DBTEST_MYSQL_DSN     MySQL or MariaDB server, e.g. root@tcp(127.0.0.1:3306)/test
+//	DBTEST_REQUIRE       backends that must be available (comma separated, or "all")
+//	DBTEST_WAZERO_CACHE  wazero compilation cache directory ("off" disables it)
+//
+// Passwords in DSNs never appear in dbtest's messages.
+//
+// # Memory
+//
+// Each SQLite connection is a WebAssembly instance that reserves 256 MiB of
+// address space (not of resident memory) for SQLite's heap. A test binary
+// with many connections open shows a large virtual size; its resident size
+// stays small.
+//
+// # Rationale
+//
+// SQLite is github.com/ncruces/go-sqlite3 pinned at v0.32: the last line
+// that runs SQLite compiled to WebAssembly inside wazero. Later versions
+// translate SQLite to Go and drop wazero, and with it the VFS layer that
+// dbtest relies on to host databases in memory and to watch their locks.
+//
+// Compiling SQLite's WebAssembly takes most of a second, in every test
+// binary. dbtest configures a wazero compilation cache on disk (see
+// [InitSQLite]), so that only the first binary on a machine pays for it.
+// Setting sqlite3.RuntimeConfig replaces the library's defaults, so dbtest
+// re-applies its memory limit (256 MiB) and core features.
+package dbtest

@@ -1,0 +1,126 @@
+package dbtest
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+)
+
+// DefaultLockTimeout is how long a statement under dbtest waits for a lock
+// before it fails: SQLite's busy timeout, PostgreSQL's lock_timeout and
+// MySQL's innodb_lock_wait_timeout and lock_wait_timeout (MySQL counts in
+// whole seconds). Outside dbtest these waits default to 5 s (Python's
+// sqlite3), 60 s (ncruces), 50 s (InnoDB) or forever (PostgreSQL), which
+// turns a lock bug into a hang. [WithLockTimeout] changes it.
+const DefaultLockTimeout = time.Second
+
+// An Option configures [Open], [Each] and [Connect]. Options check their own
+// arguments; a bad or conflicting option fails the test.
+type Option func(*config) error
+
+type config struct {
+	migrations   func(dialect string) (fs.FS, error)
+	noMigrations bool
+	lockTimeout  time.Duration
+	logf         func(format string, args ...any)
+	given        map[string]bool
+}
+
+func newConfig(opts []Option) (*config, error) {
+	c := &config{lockTimeout: DefaultLockTimeout, given: map[string]bool{}}
+	for _, o := range opts {
+		if o == nil {
+			return nil, errors.New("dbtest: nil Option")
+		}
+		if err := o(c); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func (c *config) once(name string, conflicts ...string) error {
+	if c.given[name] {
+		return fmt.Errorf("dbtest: option %s given twice", name)
+	}
+	for _, other := range conflicts {
+		if c.given[other] {
+			return fmt.Errorf("dbtest: options %s and %s conflict", other, name)
+		}
+	}
+	c.given[name] = true
+	return nil
+}
+
+// WithMigrations migrates the database with the goose migrations in fsys
+// (at its root) instead of the registry schema, on every backend. Use
+// [WithDialectMigrations] when each backend has its own files.
+func WithMigrations(fsys fs.FS) Option {
+	return func(c *config) error {
+		if fsys == nil {
+			return errors.New("dbtest: WithMigrations: nil fs.FS")
+		}
+		if err := c.once("WithMigrations", "WithDialectMigrations", "WithoutMigrations"); err != nil {
+			return err
+		}
+		c.migrations = func(string) (fs.FS, error) { return fsys, nil }
+		return nil
+	}
+}
+
+// WithDialectMigrations migrates each backend with the goose migrations
+// that fn returns for its dialect ("sqlite", "postgres" or "mysql").
+func WithDialectMigrations(fn func(dialect string) (fs.FS, error)) Option {
+	return func(c *config) error {
+		if fn == nil {
+			return errors.New("dbtest: WithDialectMigrations: nil function")
+		}
+		if err := c.once("WithDialectMigrations", "WithMigrations", "WithoutMigrations"); err != nil {
+			return err
+		}
+		c.migrations = fn
+		return nil
+	}
+}
+
+// WithoutMigrations gives the test an empty database.
+func WithoutMigrations() Option {
+	return func(c *config) error {
+		if err := c.once("WithoutMigrations", "WithMigrations", "WithDialectMigrations"); err != nil {
+			return err
+		}
+		c.noMigrations = true
+		return nil
+	}
+}
+
+// WithLockTimeout sets how long a statement waits for a lock before it
+// fails (see [DefaultLockTimeout]). It must be between 1 ms and 10 minutes.
+func WithLockTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d < time.Millisecond || d > 10*time.Minute {
+			return fmt.Errorf("dbtest: WithLockTimeout(%v): want between 1ms and 10m", d)
+		}
+		if err := c.once("WithLockTimeout"); err != nil {
+			return err
+		}
+		c.lockTimeout = d
+		return nil
+	}
+}
+
+// WithLogf sends dbtest's notes (such as MySQL's implicit commits) to logf.
+// [Open] sends them to the test's log already; this is for [Connect].
+func WithLogf(logf func(format string, args ...any)) Option {
+	return func(c *config) error {
+		if logf == nil {
+			return errors.New("dbtest: WithLogf: nil function")
+		}
+		if err := c.once("WithLogf"); err != nil {
+			return err
+		}
+		c.logf = logf
+		return nil
+	}
+}

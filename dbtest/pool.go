@@ -1,0 +1,333 @@
+package dbtest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pressly/goose/v3"
+
+	"github.com/easyautoml/dbharness/migrations"
+)
+
+// engine is what a session needs to know of its database engine.
+type engine interface {
+	backend() Backend
+	beginSQL() string
+	// implicitDDLCommit reports whether DDL commits the transaction.
+	implicitDDLCommit() bool
+	// inTransaction reports whether c is still inside a transaction.
+	inTransaction(ctx context.Context, c driver.Conn) (bool, error)
+	setLockTimeout(ctx context.Context, c driver.Conn, d time.Duration) error
+}
+
+// provider makes and drops the databases of one backend.
+type provider interface {
+	engine() engine
+	// newSlot creates a database migrated with m.
+	newSlot(ctx context.Context, m *migrationSet) (*slot, error)
+	dropSlot(ctx context.Context, sl *slot) error
+	// rawDSN is a DSN of the real driver for sl's database.
+	rawDSN(sl *slot, lockTimeout time.Duration) string
+	// describe names the server and its version.
+	describe() string
+	// close drops what the provider still owns.
+	close(ctx context.Context) error
+}
+
+// A slot is one database of a pool with a connection kept open to it. At
+// most one test uses a slot at a time; after the test's rollback the slot
+// is clean and serves the next test, so a test pays for BEGIN and ROLLBACK
+// only. Parallel tests get separate slots, so they never wait on each
+// other's locks.
+type slot struct {
+	name        string
+	connector   driver.Connector
+	conn        driver.Conn
+	lockTimeout time.Duration // in force on conn
+}
+
+// connect (re)opens the slot's connection.
+func (sl *slot) connect(ctx context.Context) error {
+	if sl.conn != nil {
+		return nil
+	}
+	c, err := sl.connector.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	sl.conn = c
+	return nil
+}
+
+func (sl *slot) disconnect() {
+	if sl.conn != nil {
+		sl.conn.Close()
+		sl.conn = nil
+	}
+}
+
+// A pool holds the slots of one backend and one set of migrations.
+type pool struct {
+	prov provider
+	mig  *migrationSet
+
+	mu   sync.Mutex
+	free []*slot
+	all  map[*slot]struct{}
+}
+
+func (p *pool) acquire(ctx context.Context) (*slot, error) {
+	p.mu.Lock()
+	if n := len(p.free); n > 0 {
+		sl := p.free[n-1]
+		p.free = p.free[:n-1]
+		p.mu.Unlock()
+		return sl, nil
+	}
+	p.mu.Unlock()
+	sl, err := p.prov.newSlot(ctx, p.mig)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	p.all[sl] = struct{}{}
+	p.mu.Unlock()
+	return sl, nil
+}
+
+// release returns a clean slot to the pool, or drops a dirty one.
+func (p *pool) release(ctx context.Context, sl *slot, clean bool) error {
+	if clean && sl.conn != nil {
+		p.mu.Lock()
+		p.free = append(p.free, sl)
+		p.mu.Unlock()
+		return nil
+	}
+	p.mu.Lock()
+	delete(p.all, sl)
+	p.mu.Unlock()
+	sl.disconnect()
+	return p.prov.dropSlot(ctx, sl)
+}
+
+// drain drops every slot that is not in use.
+func (p *pool) drain(ctx context.Context) error {
+	p.mu.Lock()
+	free := p.free
+	p.free = nil
+	for _, sl := range free {
+		delete(p.all, sl)
+	}
+	p.mu.Unlock()
+	var errs []error
+	for _, sl := range free {
+		sl.disconnect()
+		errs = append(errs, p.prov.dropSlot(ctx, sl))
+	}
+	return errors.Join(errs...)
+}
+
+// A migrationSet is the schema a handle asks for.
+type migrationSet struct {
+	key   string // content hash of every dialect's files asked so far
+	fsFor func(dialect string) (fs.FS, error)
+	none  bool
+}
+
+func gooseDialect(b Backend) goose.Dialect {
+	switch b {
+	case Postgres:
+		return goose.DialectPostgres
+	case MySQL:
+		return goose.DialectMySQL
+	}
+	return goose.DialectSQLite3
+}
+
+// up migrates db to the latest version.
+func (m *migrationSet) up(ctx context.Context, b Backend, db *sql.DB) error {
+	if m.none {
+		return nil
+	}
+	fsys, err := m.fsFor(string(b))
+	if err != nil {
+		return fmt.Errorf("dbtest: %s: migrations: %w", b, err)
+	}
+	p, err := goose.NewProvider(gooseDialect(b), db, fsys)
+	if err != nil {
+		return fmt.Errorf("dbtest: %s: migrations: %w", b, err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("dbtest: %s: migrating: %w", b, err)
+	}
+	return nil
+}
+
+// hashes caches hashFS by file system, for the comparable ones (embed.FS
+// and most others): every Open would otherwise read the migrations again.
+var hashes sync.Map // fs.FS → string
+
+// hashFS returns a hash of the names and contents of every file in fsys.
+func hashFS(fsys fs.FS) (string, error) {
+	cacheable := reflect.TypeOf(fsys).Comparable()
+	if cacheable {
+		if h, ok := hashes.Load(fsys); ok {
+			return h.(string), nil
+		}
+	}
+	h, err := hashFiles(fsys)
+	if err == nil && cacheable {
+		hashes.Store(fsys, h)
+	}
+	return h, err
+}
+
+func hashFiles(fsys fs.FS) (string, error) {
+	var names []string
+	err := fs.WalkDir(fsys, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			names = append(names, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	sort.Strings(names)
+	h := sha256.New()
+	for _, n := range names {
+		b, err := fs.ReadFile(fsys, n)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", n, len(b))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
+// migrationsFor resolves the migrations of cfg for backend b.
+func migrationsFor(cfg *config, b Backend) (*migrationSet, error) {
+	if cfg.noMigrations {
+		return &migrationSet{key: "none", none: true}, nil
+	}
+	fsFor := cfg.migrations
+	if fsFor == nil {
+		fsFor = migrations.FS
+	}
+	fsys, err := fsFor(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("dbtest: %s: migrations: %w", b, err)
+	}
+	key, err := hashFS(fsys)
+	if err != nil {
+		return nil, fmt.Errorf("dbtest: %s: reading migrations: %w", b, err)
+	}
+	return &migrationSet{key: key, fsFor: fsFor}, nil
+}
+
+// The process-wide state: providers by backend, pools by backend and
+// migrations. Like database/sql's driver registry, it lives as long as the
+// test binary; [Main] releases it.
+var state struct {
+	mu        sync.Mutex
+	token     string
+	providers map[Backend]*providerEntry
+	pools     map[string]*pool
+}
+
+type providerEntry struct {
+	once sync.Once
+	prov provider
+	err  error
+}
+
+// processToken names this process's databases: dbtest_<token>_<n>.
+func processToken() string {
+	state.mu.Lock()
+	defer state.mu.Unlock()
+	if state.token == "" {
+		state.token = strings.ToLower(rand.Text()[:10])
+	}
+	return state.token
+}
+
+func getProvider(ctx context.Context, b Backend) (provider, error) {
+	token := processToken()
+	state.mu.Lock()
+	if state.providers == nil {
+		state.providers = make(map[Backend]*providerEntry)
+	}
+	e := state.providers[b]
+	if e == nil {
+		e = &providerEntry{}
+		state.providers[b] = e
+	}
+	state.mu.Unlock()
+	e.once.Do(func() {
+		switch b {
+		case SQLite:
+			e.prov = &sqliteProvider{token: token}
+		case Postgres, MySQL:
+			e.prov, e.err = newServerProvider(ctx, b, token)
+		default:
+			e.err = fmt.Errorf("dbtest: unknown backend %q", b)
+		}
+	})
+	return e.prov, e.err
+}
+
+func getPool(prov provider, b Backend, m *migrationSet) *pool {
+	key := string(b) + "/" + m.key
+	state.mu.Lock()
+	defer state.mu.Unlock()
+	if state.pools == nil {
+		state.pools = make(map[string]*pool)
+	}
+	p := state.pools[key]
+	if p == nil {
+		p = &pool{prov: prov, mig: m, all: make(map[*slot]struct{})}
+		state.pools[key] = p
+	}
+	return p
+}
+
+// releaseAll drops every database this process made. Slots still in use by
+// running tests are left to their cleanups.
+func releaseAll(ctx context.Context) error {
+	state.mu.Lock()
+	pools := make([]*pool, 0, len(state.pools))
+	for _, p := range state.pools {
+		pools = append(pools, p)
+	}
+	var provs []provider
+	for _, e := range state.providers {
+		if e.prov != nil {
+			provs = append(provs, e.prov)
+		}
+	}
+	state.mu.Unlock()
+	var errs []error
+	for _, p := range pools {
+		errs = append(errs, p.drain(ctx))
+	}
+	for _, pr := range provs {
+		errs = append(errs, pr.close(ctx))
+	}
+	return errors.Join(errs...)
+}

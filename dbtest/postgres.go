@@ -1,0 +1,109 @@
+package dbtest
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// postgresDialect manages databases on a PostgreSQL server through pgx.
+type postgresDialect struct{}
+
+func (postgresDialect) backend() Backend        { return Postgres }
+func (postgresDialect) beginSQL() string        { return "BEGIN" }
+func (postgresDialect) implicitDDLCommit() bool { return false }
+
+// inTransaction reads the transaction status that the server reports after
+// every statement; it costs no round trip.
+func (postgresDialect) inTransaction(_ context.Context, c driver.Conn) (bool, error) {
+	pc, ok := c.(*stdlib.Conn)
+	if !ok {
+		return true, nil
+	}
+	return pc.Conn().PgConn().TxStatus() != 'I', nil
+}
+
+func (postgresDialect) setLockTimeout(ctx context.Context, c driver.Conn, d time.Duration) error {
+	_, err := execConn(ctx, c, fmt.Sprintf("SET lock_timeout = %d", d.Milliseconds()), nil)
+	return err
+}
+
+func (postgresDialect) connector(dsn string) (driver.Connector, error) {
+	return (&stdlib.Driver{}).OpenConnector(dsn)
+}
+
+// dsn accepts both URL ("postgres://...") and keyword/value DSNs.
+func (postgresDialect) dsn(base, db string, lockTimeout time.Duration, app string) (string, error) {
+	params := [][2]string{
+		{"application_name", app},
+		{"lock_timeout", strconv.FormatInt(lockTimeout.Milliseconds(), 10)},
+		{"timezone", "UTC"},
+	}
+	if strings.HasPrefix(base, "postgres://") || strings.HasPrefix(base, "postgresql://") {
+		u, err := url.Parse(base)
+		if err != nil {
+			return "", fmt.Errorf("parsing the PostgreSQL URL: %w", redactErr(err, base))
+		}
+		if db != "" {
+			u.Path = "/" + db
+		}
+		q := u.Query()
+		if !q.Has("connect_timeout") {
+			q.Set("connect_timeout", "5")
+		}
+		for _, p := range params {
+			q.Set(p[0], p[1])
+		}
+		u.RawQuery = q.Encode()
+		return u.String(), nil
+	}
+	var b strings.Builder
+	b.WriteString(base)
+	if !strings.Contains(base, "connect_timeout") {
+		b.WriteString(" connect_timeout=5")
+	}
+	if db != "" {
+		params = append(params, [2]string{"dbname", db})
+	}
+	for _, p := range params {
+		fmt.Fprintf(&b, " %s='%s'", p[0], strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(p[1]))
+	}
+	return b.String(), nil
+}
+
+func pgQuote(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
+
+func (postgresDialect) createSQL(db string) string { return "CREATE DATABASE " + pgQuote(db) }
+func (postgresDialect) dropSQL(db string) string {
+	return "DROP DATABASE IF EXISTS " + pgQuote(db) + " WITH (FORCE)"
+}
+func (postgresDialect) listSQL() string {
+	return `SELECT datname FROM pg_database WHERE datname LIKE 'dbtest\_%'`
+}
+
+// claim needs nothing more: the control connection's application_name,
+// "dbtest:<token>", is visible in pg_stat_activity to every user.
+func (postgresDialect) claim(context.Context, *sql.Conn, string) error { return nil }
+
+func (postgresDialect) alive(ctx context.Context, conn *sql.Conn, token string) (bool, error) {
+	var alive bool
+	err := conn.QueryRowContext(ctx,
+		`SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = $1)`,
+		"dbtest:"+token).Scan(&alive)
+	return alive, err
+}
+
+func (postgresDialect) version(ctx context.Context, conn *sql.Conn) string {
+	var v string
+	if err := conn.QueryRowContext(ctx, "SHOW server_version").Scan(&v); err != nil {
+		return "PostgreSQL"
+	}
+	return "PostgreSQL " + v
+}

@@ -1,0 +1,240 @@
+package dbtest
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"regexp"
+	"sync"
+	"time"
+)
+
+// serverDialect is what differs between PostgreSQL and MySQL when dbtest
+// manages databases on a server.
+type serverDialect interface {
+	engine
+	// connector opens connections for dsn with the real driver.
+	connector(dsn string) (driver.Connector, error)
+	// dsn derives, from the configured DSN, one for database db ("" keeps
+	// the configured database) with dbtest's session settings.
+	dsn(base, db string, lockTimeout time.Duration, app string) (string, error)
+	createSQL(db string) string
+	dropSQL(db string) string
+	// listSQL lists the databases whose names start with "dbtest_".
+	listSQL() string
+	// claim marks token as alive for as long as conn stays open.
+	claim(ctx context.Context, conn *sql.Conn, token string) error
+	// alive reports whether the process that claimed token still runs.
+	alive(ctx context.Context, conn *sql.Conn, token string) (bool, error)
+	version(ctx context.Context, conn *sql.Conn) string
+}
+
+// unavailableError says that a backend cannot be used here; Open skips the
+// test, or fails it when DBTEST_REQUIRE names the backend.
+type unavailableError struct{ reason string }
+
+func (e *unavailableError) Error() string { return e.reason }
+
+// serverProvider makes databases on a PostgreSQL or MySQL server. Every
+// database of the process is named dbtest_<token>_<n>. A control connection
+// held for the life of the process marks the token alive; any later process
+// that finds databases of a token nobody holds drops them, and a companion
+// process (see reaper.go) drops this process's databases as soon as it
+// ends.
+type serverProvider struct {
+	d     serverDialect
+	b     Backend
+	base  string
+	token string
+	admin *sql.DB
+
+	mu  sync.Mutex // guards ctl and seq
+	ctl *sql.Conn
+	seq int
+	ver string
+}
+
+func newServerProvider(ctx context.Context, b Backend, token string) (*serverProvider, error) {
+	base, env := serverDSN(b)
+	if base == "" {
+		return nil, &unavailableError{fmt.Sprintf("%s is not set", env)}
+	}
+	var d serverDialect
+	switch b {
+	case Postgres:
+		d = postgresDialect{}
+	case MySQL:
+		d = mysqlDialect{}
+	}
+	adminDSN, err := d.dsn(base, "", DefaultLockTimeout, "dbtest:"+token)
+	if err != nil {
+		return nil, fmt.Errorf("dbtest: %s: %s: %w", b, env, err)
+	}
+	conn, err := d.connector(adminDSN)
+	if err != nil {
+		return nil, fmt.Errorf("dbtest: %s: %s: %w", b, env, err)
+	}
+	p := &serverProvider{d: d, b: b, base: base, token: token, admin: sql.OpenDB(conn)}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	p.ctl, err = p.admin.Conn(cctx)
+	if err == nil {
+		err = p.ctl.PingContext(cctx)
+	}
+	if err != nil {
+		p.admin.Close()
+		return nil, &unavailableError{fmt.Sprintf("cannot connect to %s (from %s): %v", redactDSN(base), env, redactErr(err, base))}
+	}
+	if err := d.claim(cctx, p.ctl, token); err != nil {
+		p.close(ctx)
+		return nil, fmt.Errorf("dbtest: %s: marking this process alive: %w", b, err)
+	}
+	p.ver = d.version(cctx, p.ctl)
+	p.sweep(cctx)
+	if err := startReaper(b, base, token); err != nil {
+		p.close(ctx)
+		return nil, fmt.Errorf("dbtest: %s: starting the cleanup process: %w", b, err)
+	}
+	return p, nil
+}
+
+func (p *serverProvider) engine() engine   { return p.d }
+func (p *serverProvider) describe() string { return p.ver + " at " + redactDSN(p.base) }
+
+func (p *serverProvider) rawDSN(sl *slot, lockTimeout time.Duration) string {
+	dsn, _ := p.d.dsn(p.base, sl.name, lockTimeout, "dbtest-raw")
+	return dsn
+}
+
+func (p *serverProvider) newSlot(ctx context.Context, m *migrationSet) (*slot, error) {
+	p.mu.Lock()
+	p.seq++
+	name := fmt.Sprintf("dbtest_%s_%d", p.token, p.seq)
+	_, err := p.ctl.ExecContext(ctx, p.d.createSQL(name))
+	p.mu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("dbtest: %s: creating database %s: %w", p.b, name, err)
+	}
+	sl, err := p.migrateSlot(ctx, name, m)
+	if err != nil {
+		p.dropDatabase(context.WithoutCancel(ctx), name)
+		return nil, err
+	}
+	return sl, nil
+}
+
+func (p *serverProvider) migrateSlot(ctx context.Context, name string, m *migrationSet) (*slot, error) {
+	dsn, err := p.d.dsn(p.base, name, DefaultLockTimeout, "dbtest")
+	if err != nil {
+		return nil, err
+	}
+	conn, err := p.d.connector(dsn)
+	if err != nil {
+		return nil, err
+	}
+	db := sql.OpenDB(conn)
+	defer db.Close()
+	if err := m.up(ctx, p.b, db); err != nil {
+		return nil, err
+	}
+	return &slot{name: name, connector: conn, lockTimeout: DefaultLockTimeout}, nil
+}
+
+func (p *serverProvider) dropSlot(ctx context.Context, sl *slot) error {
+	return p.dropDatabase(ctx, sl.name)
+}
+
+func (p *serverProvider) dropDatabase(ctx context.Context, name string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ctl == nil {
+		return nil
+	}
+	if _, err := p.ctl.ExecContext(ctx, p.d.dropSQL(name)); err != nil {
+		return fmt.Errorf("dbtest: %s: dropping database %s: %w", p.b, name, err)
+	}
+	return nil
+}
+
+var dbNamePattern = regexp.MustCompile(`^dbtest_([a-z0-9]{10})_[0-9]+$`)
+
+// sweep drops the databases left behind by processes that are gone.
+func (p *serverProvider) sweep(ctx context.Context) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	rows, err := p.ctl.QueryContext(ctx, p.d.listSQL())
+	if err != nil {
+		return
+	}
+	byToken := map[string][]string{}
+	for rows.Next() {
+		var name string
+		if rows.Scan(&name) == nil {
+			if m := dbNamePattern.FindStringSubmatch(name); m != nil && m[1] != p.token {
+				byToken[m[1]] = append(byToken[m[1]], name)
+			}
+		}
+	}
+	rows.Close()
+	for token, names := range byToken {
+		if alive, err := p.d.alive(ctx, p.ctl, token); err != nil || alive {
+			continue
+		}
+		for _, n := range names {
+			p.ctl.ExecContext(ctx, p.d.dropSQL(n))
+		}
+	}
+}
+
+func (p *serverProvider) close(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var errs []error
+	if p.ctl != nil {
+		errs = append(errs, p.ctl.Close())
+		p.ctl = nil
+	}
+	errs = append(errs, p.admin.Close())
+	return errors.Join(errs...)
+}
+
+// dropToken drops every database of token on the server named by base. The
+// companion process calls it once the test binary is gone.
+func dropToken(ctx context.Context, b Backend, base, token string) error {
+	var d serverDialect = postgresDialect{}
+	if b == MySQL {
+		d = mysqlDialect{}
+	}
+	dsn, err := d.dsn(base, "", DefaultLockTimeout, "dbtest-cleanup")
+	if err != nil {
+		return err
+	}
+	conn, err := d.connector(dsn)
+	if err != nil {
+		return err
+	}
+	db := sql.OpenDB(conn)
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, d.listSQL())
+	if err != nil {
+		return err
+	}
+	var names []string
+	for rows.Next() {
+		var name string
+		if rows.Scan(&name) == nil {
+			if m := dbNamePattern.FindStringSubmatch(name); m != nil && m[1] == token {
+				names = append(names, name)
+			}
+		}
+	}
+	rows.Close()
+	var errs []error
+	for _, n := range names {
+		_, err := db.ExecContext(ctx, d.dropSQL(n))
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

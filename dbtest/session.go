@@ -1,0 +1,492 @@
+package dbtest
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"sync"
+)
+
+// A session is the test's transaction: one real connection of the
+// underlying driver, opened on the test's own database and kept inside a
+// transaction until cleanup. Every connection that the handle's *sql.DB, or
+// a pool opened with [DB.DSN], hands out is a view of the session; the
+// session serialises their use of the real connection.
+type session struct {
+	mu   sync.Mutex
+	eng  engine
+	conn driver.Conn // the real connection; nil once closed
+	// open is the result set currently streaming from conn. Before conn
+	// runs anything else, the rest of that result set is read into memory,
+	// so that interleaved queries work on drivers that cannot interleave.
+	open       *sessRows
+	savepoints []*savepoint
+	spSeq      int
+	stmts      map[*sessStmt]struct{} // prepared on conn, closed with the session
+	// implicitCommits lists the statements after which MySQL committed the
+	// test's transaction on its own (DDL). The database must be rebuilt.
+	implicitCommits []string
+	// refused lists the transaction-control statements that were refused
+	// because they would have ended the test's transaction.
+	refused []string
+	closed  bool
+	logf    func(format string, args ...any)
+}
+
+// errSessionClosed is returned by handles used after their test ended.
+var errSessionClosed = errors.New("dbtest: the test that owns this handle has ended; its transaction was rolled back")
+
+// ErrTransactionControl is returned, wrapped, when code under test issues a
+// COMMIT, ROLLBACK or BEGIN statement on a handle bound to the test's
+// transaction. Executing it would end the test's transaction and let the
+// test's writes escape the rollback, so dbtest refuses it and fails the
+// test. Use BeginTx on the handle instead: it becomes a savepoint.
+var ErrTransactionControl = errors.New("statement would end the test's transaction")
+
+// settleLocked reads whatever is left of a streaming result set into memory
+// so that the real connection can run another statement.
+func (s *session) settleLocked() error {
+	if s.open == nil {
+		return nil
+	}
+	r := s.open
+	s.open = nil
+	return r.materializeLocked()
+}
+
+// check runs under s.mu before any statement: it makes sure the session is
+// usable and inspects the statement.
+func (s *session) checkLocked(query string) (stmtKind, error) {
+	if s.closed {
+		return stmtOther, errSessionClosed
+	}
+	kind, head := classify(query)
+	switch {
+	case kind.endsTransaction() || kind == stmtBegin:
+		where := callerOutside()
+		msg := fmt.Sprintf("%s at %s", head, where)
+		s.refused = append(s.refused, msg)
+		return kind, fmt.Errorf("dbtest: %s: %w; use BeginTx on the handle (it becomes a savepoint)", msg, ErrTransactionControl)
+	}
+	if err := s.settleLocked(); err != nil {
+		return kind, err
+	}
+	return kind, nil
+}
+
+// afterLocked restores the test's transaction after a statement that MySQL
+// committed implicitly.
+func (s *session) afterLocked(ctx context.Context, kind stmtKind, query string) error {
+	if kind != stmtDDL || !s.eng.implicitDDLCommit() {
+		return nil
+	}
+	_, head := classify(query)
+	where := callerOutside()
+	s.implicitCommits = append(s.implicitCommits, fmt.Sprintf("%s at %s", head, where))
+	if s.logf != nil {
+		s.logf("dbtest: %s: %s at %s committed the test's transaction implicitly (MySQL commits on DDL); "+
+			"dbtest opened a new transaction and will rebuild the test's database at cleanup", s.eng.backend(), head, where)
+	}
+	if err := s.execRawLocked(ctx, s.eng.beginSQL()); err != nil {
+		return fmt.Errorf("dbtest: reopening the test's transaction after %s: %w", head, err)
+	}
+	for _, sp := range s.savepoints {
+		if err := s.execRawLocked(ctx, "SAVEPOINT "+sp.name); err != nil {
+			return fmt.Errorf("dbtest: recreating savepoint after %s: %w", head, err)
+		}
+	}
+	return nil
+}
+
+// execRawLocked runs a statement without arguments on the real connection.
+func (s *session) execRawLocked(ctx context.Context, query string) error {
+	if err := s.settleLocked(); err != nil {
+		return err
+	}
+	_, err := execConn(ctx, s.conn, query, nil)
+	return err
+}
+
+func (s *session) exec(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	kind, err := s.checkLocked(query)
+	if err != nil {
+		return nil, err
+	}
+	res, err := execConn(ctx, s.conn, query, args)
+	if aerr := s.afterLocked(ctx, kind, query); aerr != nil && err == nil {
+		err = aerr
+	}
+	return res, err
+}
+
+func (s *session) query(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	kind, err := s.checkLocked(query)
+	if err != nil {
+		return nil, err
+	}
+	rows, closeStmt, err := queryConn(ctx, s.conn, query, args)
+	if err != nil {
+		return nil, err
+	}
+	if aerr := s.afterLocked(ctx, kind, query); aerr != nil {
+		rows.Close()
+		if closeStmt != nil {
+			closeStmt.Close()
+		}
+		return nil, aerr
+	}
+	r := &sessRows{s: s, rows: rows, stmt: closeStmt}
+	s.open = r
+	return r, nil
+}
+
+func (s *session) prepare(ctx context.Context, query string) (driver.Stmt, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.checkLocked(query); err != nil {
+		return nil, err
+	}
+	st, err := prepareConn(ctx, s.conn, query)
+	if err != nil {
+		return nil, err
+	}
+	ss := &sessStmt{s: s, stmt: st, query: query}
+	if s.stmts == nil {
+		s.stmts = make(map[*sessStmt]struct{})
+	}
+	s.stmts[ss] = struct{}{}
+	return ss, nil
+}
+
+// A savepoint is a transaction begun inside the test's transaction.
+type savepoint struct {
+	s     *session
+	name  string
+	ended bool
+}
+
+func (s *session) begin(ctx context.Context) (*savepoint, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errSessionClosed
+	}
+	s.spSeq++
+	sp := &savepoint{s: s, name: fmt.Sprintf("dbtest_sp_%d", s.spSeq)}
+	if err := s.execRawLocked(ctx, "SAVEPOINT "+sp.name); err != nil {
+		return nil, err
+	}
+	s.savepoints = append(s.savepoints, sp)
+	return sp, nil
+}
+
+// end releases or rolls back sp, and forgets every savepoint begun after it:
+// the database ends those too.
+func (sp *savepoint) end(rollback bool) error {
+	s := sp.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sp.ended {
+		return errors.New("dbtest: transaction already ended by an enclosing transaction")
+	}
+	if s.closed {
+		return errSessionClosed
+	}
+	i := len(s.savepoints) - 1
+	for i >= 0 && s.savepoints[i] != sp {
+		i--
+	}
+	for _, inner := range s.savepoints[i:] {
+		inner.ended = true
+	}
+	s.savepoints = s.savepoints[:i]
+	ctx := context.Background()
+	if rollback {
+		if err := s.execRawLocked(ctx, "ROLLBACK TO SAVEPOINT "+sp.name); err != nil {
+			return err
+		}
+	}
+	return s.execRawLocked(ctx, "RELEASE SAVEPOINT "+sp.name)
+}
+
+func (sp *savepoint) Commit() error   { return sp.end(false) }
+func (sp *savepoint) Rollback() error { return sp.end(true) }
+
+// sessStmt is a prepared statement of the real connection, used under the
+// session's lock.
+type sessStmt struct {
+	s     *session
+	stmt  driver.Stmt
+	query string
+}
+
+func (st *sessStmt) Close() error {
+	st.s.mu.Lock()
+	defer st.s.mu.Unlock()
+	if _, ok := st.s.stmts[st]; !ok {
+		return nil // closed already, or with the session
+	}
+	delete(st.s.stmts, st)
+	if err := st.s.settleLocked(); err != nil {
+		return err
+	}
+	return st.stmt.Close()
+}
+
+func (st *sessStmt) NumInput() int { return st.stmt.NumInput() }
+
+func (st *sessStmt) Exec(args []driver.Value) (driver.Result, error) {
+	return st.ExecContext(context.Background(), namedValues(args))
+}
+
+func (st *sessStmt) Query(args []driver.Value) (driver.Rows, error) {
+	return st.QueryContext(context.Background(), namedValues(args))
+}
+
+func (st *sessStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	s := st.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	kind, err := s.checkLocked(st.query)
+	if err != nil {
+		return nil, err
+	}
+	res, err := stmtExec(ctx, st.stmt, args)
+	if aerr := s.afterLocked(ctx, kind, st.query); aerr != nil && err == nil {
+		err = aerr
+	}
+	return res, err
+}
+
+func (st *sessStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	s := st.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.checkLocked(st.query); err != nil {
+		return nil, err
+	}
+	rows, err := stmtQuery(ctx, st.stmt, args)
+	if err != nil {
+		return nil, err
+	}
+	r := &sessRows{s: s, rows: rows}
+	s.open = r
+	return r, nil
+}
+
+func (st *sessStmt) CheckNamedValue(nv *driver.NamedValue) error {
+	if c, ok := st.stmt.(driver.NamedValueChecker); ok {
+		return c.CheckNamedValue(nv)
+	}
+	return driver.ErrSkip
+}
+
+// sessRows streams a result set from the real connection until another
+// statement needs the connection; then it reads the rest into memory.
+type sessRows struct {
+	s    *session
+	rows driver.Rows // nil once materialized or closed
+	stmt driver.Stmt // statement to close with the rows, if any
+
+	cols   []string
+	types  []colType
+	buf    [][]driver.Value
+	closed bool
+	err    error // error met while reading ahead, returned after buf
+}
+
+// colType is what the real result set said of a column, kept for after it
+// was read into memory.
+type colType struct {
+	scan         reflect.Type
+	dbName       string
+	length       int64
+	hasLength    bool
+	nullable     bool
+	hasNullable  bool
+	precision    int64
+	scale        int64
+	hasPrecision bool
+}
+
+func (r *sessRows) Columns() []string {
+	if r.cols == nil && r.rows != nil {
+		r.cols = r.rows.Columns()
+	}
+	return r.cols
+}
+
+// materializeLocked reads the remaining rows and the column metadata into
+// memory and releases the real result set.
+func (r *sessRows) materializeLocked() error {
+	if r.rows == nil {
+		return nil
+	}
+	cols := r.Columns()
+	r.types = make([]colType, len(cols))
+	for i := range cols {
+		r.types[i] = describeColumn(r.rows, i)
+	}
+	for {
+		dest := make([]driver.Value, len(cols))
+		err := r.rows.Next(dest)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			r.err = err
+			break
+		}
+		for i, v := range dest {
+			if b, ok := v.([]byte); ok {
+				dest[i] = append([]byte(nil), b...)
+			}
+		}
+		r.buf = append(r.buf, dest)
+	}
+	err := r.rows.Close()
+	r.rows = nil
+	if r.stmt != nil {
+		if cerr := r.stmt.Close(); err == nil {
+			err = cerr
+		}
+		r.stmt = nil
+	}
+	return err
+}
+
+func describeColumn(rows driver.Rows, i int) colType {
+	var c colType
+	if t, ok := rows.(driver.RowsColumnTypeScanType); ok {
+		c.scan = t.ColumnTypeScanType(i)
+	}
+	if t, ok := rows.(driver.RowsColumnTypeDatabaseTypeName); ok {
+		c.dbName = t.ColumnTypeDatabaseTypeName(i)
+	}
+	if t, ok := rows.(driver.RowsColumnTypeLength); ok {
+		c.length, c.hasLength = t.ColumnTypeLength(i)
+	}
+	if t, ok := rows.(driver.RowsColumnTypeNullable); ok {
+		c.nullable, c.hasNullable = t.ColumnTypeNullable(i)
+	}
+	if t, ok := rows.(driver.RowsColumnTypePrecisionScale); ok {
+		c.precision, c.scale, c.hasPrecision = t.ColumnTypePrecisionScale(i)
+	}
+	return c
+}
+
+func (r *sessRows) column(i int) colType {
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	if r.rows != nil {
+		return describeColumn(r.rows, i)
+	}
+	if i < len(r.types) {
+		return r.types[i]
+	}
+	return colType{}
+}
+
+func (r *sessRows) Next(dest []driver.Value) error {
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	if r.rows != nil {
+		return r.rows.Next(dest)
+	}
+	if len(r.buf) > 0 {
+		copy(dest, r.buf[0])
+		r.buf = r.buf[1:]
+		return nil
+	}
+	if r.err != nil {
+		return r.err
+	}
+	return io.EOF
+}
+
+func (r *sessRows) Close() error {
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	r.buf = nil
+	if r.s.open == r {
+		r.s.open = nil
+	}
+	if r.rows == nil {
+		return nil
+	}
+	err := r.rows.Close()
+	r.rows = nil
+	if r.stmt != nil {
+		if cerr := r.stmt.Close(); err == nil {
+			err = cerr
+		}
+		r.stmt = nil
+	}
+	return err
+}
+
+func (r *sessRows) ColumnTypeScanType(i int) reflect.Type {
+	if c := r.column(i); c.scan != nil {
+		return c.scan
+	}
+	return reflect.TypeFor[any]()
+}
+
+func (r *sessRows) ColumnTypeDatabaseTypeName(i int) string { return r.column(i).dbName }
+
+func (r *sessRows) ColumnTypeLength(i int) (int64, bool) {
+	c := r.column(i)
+	return c.length, c.hasLength
+}
+
+func (r *sessRows) ColumnTypeNullable(i int) (bool, bool) {
+	c := r.column(i)
+	return c.nullable, c.hasNullable
+}
+
+func (r *sessRows) ColumnTypePrecisionScale(i int) (int64, int64, bool) {
+	c := r.column(i)
+	return c.precision, c.scale, c.hasPrecision
+}
+
+// close ends the session: it rolls back the test's transaction and reports
+// whether the transaction was still open, so the caller can tell that
+// something committed it.
+func (s *session) close(ctx context.Context) (stillOpen bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false, nil
+	}
+	s.closed = true
+	if s.open != nil {
+		if r := s.open; r.rows != nil {
+			r.rows.Close()
+			r.rows = nil
+		}
+		s.open = nil
+	}
+	for st := range s.stmts {
+		st.stmt.Close()
+	}
+	s.stmts = nil
+	stillOpen, err = s.eng.inTransaction(ctx, s.conn)
+	if err != nil {
+		return false, err
+	}
+	if stillOpen {
+		_, err = execConn(ctx, s.conn, "ROLLBACK", nil)
+	}
+	return stillOpen, err
+}

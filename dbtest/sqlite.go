@@ -1,0 +1,230 @@
+package dbtest
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"math/bits"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/ncruces/go-sqlite3"
+	sqlitedriver "github.com/ncruces/go-sqlite3/driver"
+	_ "github.com/ncruces/go-sqlite3/embed" // the SQLite Wasm binary
+	"github.com/ncruces/go-sqlite3/ext/serdes"
+	"github.com/ncruces/go-sqlite3/vfs/memdb"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+)
+
+// sqliteDriverName is the database/sql driver of the raw SQLite DSNs: the
+// ncruces driver, registered by its package.
+const sqliteDriverName = "sqlite3"
+
+var sqliteRuntime struct {
+	once sync.Once
+	dir  string // compilation cache directory, "" when disabled
+	err  error
+}
+
+// InitSQLite configures the WebAssembly runtime that hosts SQLite and
+// compiles SQLite, once per process. dbtest calls it before it opens the
+// first SQLite database; a command may call it early to move the cost.
+//
+// The compiled code is cached on disk, under the user's cache directory
+// (dbharness/wazero) or the directory named by DBTEST_WAZERO_CACHE
+// ("off" disables the cache), so that a new test binary starts in
+// milliseconds instead of compiling SQLite again for most of a second.
+//
+// It returns the cache directory in use ("" when disabled). If SQLite was
+// already initialised by other code in the process, the cache is not used.
+func InitSQLite() (cacheDir string, err error) {
+	sqliteRuntime.once.Do(func() {
+		cfg := wazero.NewRuntimeConfig()
+		// Setting sqlite3.RuntimeConfig replaces the library's defaults:
+		// keep its memory limit and core features.
+		if bits.UintSize < 64 {
+			cfg = cfg.WithMemoryLimitPages(512) // 32 MiB
+		} else {
+			cfg = cfg.WithMemoryLimitPages(4096) // 256 MiB
+		}
+		cfg = cfg.WithCoreFeatures(api.CoreFeaturesV2)
+		dir, derr := wazeroCacheDir()
+		if derr == nil && dir != "" {
+			if cache, cerr := wazero.NewCompilationCacheWithDir(dir); cerr == nil {
+				cfg = cfg.WithCompilationCache(cache)
+				sqliteRuntime.dir = dir
+			}
+		}
+		if sqlite3.RuntimeConfig == nil {
+			sqlite3.RuntimeConfig = cfg
+		} else {
+			sqliteRuntime.dir = ""
+		}
+		sqliteRuntime.err = sqlite3.Initialize()
+	})
+	return sqliteRuntime.dir, sqliteRuntime.err
+}
+
+func wazeroCacheDir() (string, error) {
+	if v, ok := os.LookupEnv(EnvWazeroCache); ok {
+		if v == "off" || v == "" {
+			return "", nil
+		}
+		return v, os.MkdirAll(v, 0o755)
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(base, "dbharness", "wazero")
+	return dir, os.MkdirAll(dir, 0o755)
+}
+
+// sqliteEngine is the SQLite side of a session.
+type sqliteEngine struct{}
+
+func (sqliteEngine) backend() Backend        { return SQLite }
+func (sqliteEngine) beginSQL() string        { return "BEGIN" }
+func (sqliteEngine) implicitDDLCommit() bool { return false }
+
+func (sqliteEngine) inTransaction(_ context.Context, c driver.Conn) (bool, error) {
+	raw, ok := c.(sqlitedriver.Conn)
+	if !ok {
+		return true, nil
+	}
+	return !raw.Raw().GetAutocommit(), nil
+}
+
+func (sqliteEngine) setLockTimeout(ctx context.Context, c driver.Conn, d time.Duration) error {
+	_, err := execConn(ctx, c, fmt.Sprintf("PRAGMA busy_timeout = %d", d.Milliseconds()), nil)
+	return err
+}
+
+// dataVersion returns SQLite's data_version for c: it changes when another
+// connection commits to the database.
+func sqliteDataVersion(ctx context.Context, c driver.Conn) (int64, error) {
+	rows, st, err := queryConn(ctx, c, "PRAGMA data_version", nil)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		rows.Close()
+		if st != nil {
+			st.Close()
+		}
+	}()
+	dest := make([]driver.Value, len(rows.Columns()))
+	if err := rows.Next(dest); err != nil {
+		return 0, err
+	}
+	v, _ := dest[0].(int64)
+	return v, nil
+}
+
+// sqliteProvider makes SQLite databases: shared in-memory databases (the
+// memdb VFS), each a copy of a migrated template kept as bytes.
+type sqliteProvider struct {
+	token string
+
+	mu        sync.Mutex
+	templates map[string][]byte // by migration key
+	seq       int
+}
+
+var sqliteSerialize sync.Mutex // serdes hands files over through a global
+
+func (p *sqliteProvider) engine() engine { return sqliteEngine{} }
+
+func (p *sqliteProvider) describe() string {
+	v := "unknown"
+	if db, err := sql.Open(sqliteDriverName, ":memory:"); err == nil {
+		db.QueryRow("SELECT sqlite_version()").Scan(&v)
+		db.Close()
+	}
+	return "SQLite " + v + " (ncruces/go-sqlite3 v0.32, wazero)"
+}
+
+func sqliteDSN(name string, lockTimeout time.Duration) string {
+	q := url.Values{}
+	q.Set("vfs", "memdb")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", lockTimeout.Milliseconds()))
+	return (&url.URL{Scheme: "file", OmitHost: true, Path: "/" + name, RawQuery: q.Encode()}).String()
+}
+
+func (p *sqliteProvider) rawDSN(sl *slot, lockTimeout time.Duration) string {
+	return sqliteDSN(sl.name, lockTimeout)
+}
+
+func (p *sqliteProvider) template(ctx context.Context, m *migrationSet) ([]byte, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if b, ok := p.templates[m.key]; ok {
+		return b, nil
+	}
+	name := fmt.Sprintf("dbtest-%s-template-%d", p.token, len(p.templates))
+	memdb.Create(name, nil)
+	defer memdb.Delete(name)
+	db, err := sqlitedriver.Open(sqliteDSN(name, time.Second))
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	if err := m.up(ctx, SQLite, db); err != nil {
+		return nil, err
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	var data []byte
+	err = conn.Raw(func(dc any) error {
+		sqliteSerialize.Lock()
+		defer sqliteSerialize.Unlock()
+		var serr error
+		data, serr = serdes.Serialize(dc.(sqlitedriver.Conn).Raw(), "main")
+		return serr
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dbtest: sqlite: copying the migrated template: %w", err)
+	}
+	if p.templates == nil {
+		p.templates = make(map[string][]byte)
+	}
+	p.templates[m.key] = data
+	return data, nil
+}
+
+func (p *sqliteProvider) newSlot(ctx context.Context, m *migrationSet) (*slot, error) {
+	if _, err := InitSQLite(); err != nil {
+		return nil, fmt.Errorf("dbtest: sqlite: %w", err)
+	}
+	tmpl, err := p.template(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	p.seq++
+	name := fmt.Sprintf("dbtest-%s-%d", p.token, p.seq)
+	p.mu.Unlock()
+	memdb.Create(name, append([]byte(nil), tmpl...))
+	conn, err := (&sqlitedriver.SQLite{}).OpenConnector(sqliteDSN(name, DefaultLockTimeout))
+	if err != nil {
+		memdb.Delete(name)
+		return nil, err
+	}
+	return &slot{name: name, connector: conn, lockTimeout: DefaultLockTimeout}, nil
+}
+
+func (p *sqliteProvider) dropSlot(_ context.Context, sl *slot) error {
+	memdb.Delete(sl.name)
+	return nil
+}
+
+func (p *sqliteProvider) close(context.Context) error { return nil }
