@@ -1,0 +1,32 @@
+# Developer entry points. The DSNs default to the local services this
+# project's machines run; override them in the environment.
+export DBTEST_POSTGRES_DSN ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+export DBTEST_MYSQL_DSN ?= root@tcp(127.0.0.1:3306)/test
+
+GO ?= go
+FUZZTIME ?= 10s
+
+.PHONY: run test bench fuzz lint services
+
+# The main job.
+run:
+	$(GO) run ./cmd/dbharness
+
+# Every test on every backend, with the race detector.
+test:
+	$(GO) test -race -count=1 ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 2000x ./dbtest/
+
+# Each fuzz target for a short while.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzClassify$$' -fuzztime $(FUZZTIME) ./dbtest/
+
+lint:
+	test -z "$$(gofmt -l $$(git ls-files '*.go'))"
+	$(GO) vet ./...
+
+# Install (when missing) and start PostgreSQL and MariaDB locally.
+services:
+	bash .ci/services.sh
