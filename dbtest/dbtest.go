@@ -61,6 +61,10 @@ func Open(tb testing.TB, b Backend, opts ...Option) *DB {
 			}
 		}
 	}
+	if cfg.openedAt == "" {
+		cfg.openedAt = callerOutside()
+	}
+	cfg.testName = tb.Name()
 	db, err := connect(context.Background(), b, cfg)
 	if err != nil {
 		var ue *unavailableError
@@ -88,9 +92,10 @@ func Open(tb testing.TB, b Backend, opts ...Option) *DB {
 // "mysql", each with its own handle from [Open].
 func Each(t *testing.T, fn func(t *testing.T, db *DB), opts ...Option) {
 	t.Helper()
+	at := openedAt(callerOutside())
 	for _, b := range Backends() {
 		t.Run(string(b), func(t *testing.T) {
-			fn(t, Open(t, b, opts...))
+			fn(t, Open(t, b, append(opts[:len(opts):len(opts)], at)...))
 		})
 	}
 }
@@ -102,6 +107,9 @@ func Connect(ctx context.Context, b Backend, opts ...Option) (*DB, error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.openedAt == "" {
+		cfg.openedAt = callerOutside()
 	}
 	db, err := connect(ctx, b, cfg)
 	var ue *unavailableError
@@ -142,10 +150,33 @@ func connect(ctx context.Context, b Backend, cfg *config) (*DB, error) {
 		}
 	}
 	db.sess = &session{eng: eng, conn: sl.conn, logf: cfg.logf}
+	if sc, ok := sl.connector.(*sqliteConnector); ok {
+		db.sess.explain, db.sess.track = db.traceSQLite(sc, cfg)
+	}
 	db.rawDSN = prov.rawDSN(sl, cfg.lockTimeout)
 	sessions.Store(db.id, db.sess)
 	db.DB = sql.OpenDB(txConnector{id: db.id, s: db.sess})
 	return db, nil
+}
+
+// traceSQLite starts a new lock timeline for the test and names the test's
+// connection in it.
+func (db *DB) traceSQLite(sc *sqliteConnector, cfg *config) (explain func(error) error, track func(string)) {
+	tr, cs := sc.state()
+	test := cfg.testName
+	if test == "" {
+		test = "handle " + db.id
+	}
+	tr.reset()
+	tr.mu.Lock()
+	cs.info.Role = RoleTestTx
+	cs.info.Test = test
+	cs.info.Location = cfg.openedAt
+	tr.mu.Unlock()
+	cs.timeout.Store(int64(cfg.lockTimeout))
+	currentTests.Store(db.slot.name, [2]string{test, cfg.openedAt})
+	return func(err error) error { return explainSQLite(err, tr, cs) },
+		func(sql string) { tr.setStmt(cs, statementHead(sql)) }
 }
 
 // begin connects the slot if needed, applies the lock timeout and opens the
@@ -235,7 +266,8 @@ func (db *DB) DriverName() string { return txDriverName }
 func (db *DB) DSN() string { return txDriverName + ":" + db.id }
 
 // RawDriverName is the database/sql driver name for [DB.RawDSN]: the
-// backend's own driver ("sqlite3", "pgx" or "mysql").
+// backend's own driver ("pgx" or "mysql"), or on SQLite dbtest's wrapper of
+// the ncruces driver, which traces the connection's locks.
 func (db *DB) RawDriverName() string {
 	switch db.backend {
 	case Postgres:
@@ -243,7 +275,7 @@ func (db *DB) RawDriverName() string {
 	case MySQL:
 		return "mysql"
 	}
-	return sqliteDriverName
+	return sqliteRawDriverName
 }
 
 // RawDSN returns a DSN for a genuinely separate connection to the test's

@@ -25,6 +25,16 @@ type config struct {
 	lockTimeout  time.Duration
 	logf         func(format string, args ...any)
 	given        map[string]bool
+	testName     string // the test that opens the handle
+	openedAt     string // file:line of the code that asked for it
+}
+
+// openedAt records where Each was called, for the handles it opens.
+func openedAt(loc string) Option {
+	return func(c *config) error {
+		c.openedAt = loc
+		return nil
+	}
 }
 
 func newConfig(opts []Option) (*config, error) {

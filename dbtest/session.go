@@ -34,6 +34,17 @@ type session struct {
 	refused []string
 	closed  bool
 	logf    func(format string, args ...any)
+	// explain turns the engine's lock errors into a [LockError].
+	explain func(error) error
+	// track is told of each statement before it runs, for lock reports.
+	track func(query string)
+}
+
+func (s *session) explained(err error) error {
+	if err == nil || s.explain == nil {
+		return err
+	}
+	return s.explain(err)
 }
 
 // errSessionClosed is returned by handles used after their test ended.
@@ -62,6 +73,9 @@ func (s *session) settleLocked() error {
 func (s *session) checkLocked(query string) (stmtKind, error) {
 	if s.closed {
 		return stmtOther, errSessionClosed
+	}
+	if s.track != nil {
+		s.track(query)
 	}
 	kind, head := classify(query)
 	switch {
@@ -121,7 +135,7 @@ func (s *session) exec(ctx context.Context, query string, args []driver.NamedVal
 	if aerr := s.afterLocked(ctx, kind, query); aerr != nil && err == nil {
 		err = aerr
 	}
-	return res, err
+	return res, s.explained(err)
 }
 
 func (s *session) query(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
@@ -133,7 +147,7 @@ func (s *session) query(ctx context.Context, query string, args []driver.NamedVa
 	}
 	rows, closeStmt, err := queryConn(ctx, s.conn, query, args)
 	if err != nil {
-		return nil, err
+		return nil, s.explained(err)
 	}
 	if aerr := s.afterLocked(ctx, kind, query); aerr != nil {
 		rows.Close()
@@ -155,7 +169,7 @@ func (s *session) prepare(ctx context.Context, query string) (driver.Stmt, error
 	}
 	st, err := prepareConn(ctx, s.conn, query)
 	if err != nil {
-		return nil, err
+		return nil, s.explained(err)
 	}
 	ss := &sessStmt{s: s, stmt: st, query: query}
 	if s.stmts == nil {
@@ -262,7 +276,7 @@ func (st *sessStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (
 	if aerr := s.afterLocked(ctx, kind, st.query); aerr != nil && err == nil {
 		err = aerr
 	}
-	return res, err
+	return res, s.explained(err)
 }
 
 func (st *sessStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
@@ -274,7 +288,7 @@ func (st *sessStmt) QueryContext(ctx context.Context, args []driver.NamedValue) 
 	}
 	rows, err := stmtQuery(ctx, st.stmt, args)
 	if err != nil {
-		return nil, err
+		return nil, s.explained(err)
 	}
 	r := &sessRows{s: s, rows: rows}
 	s.open = r
@@ -398,7 +412,11 @@ func (r *sessRows) Next(dest []driver.Value) error {
 	r.s.mu.Lock()
 	defer r.s.mu.Unlock()
 	if r.rows != nil {
-		return r.rows.Next(dest)
+		err := r.rows.Next(dest)
+		if err != nil && err != io.EOF {
+			err = r.s.explained(err)
+		}
+		return err
 	}
 	if len(r.buf) > 0 {
 		copy(dest, r.buf[0])

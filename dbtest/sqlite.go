@@ -100,10 +100,9 @@ func (sqliteEngine) inTransaction(_ context.Context, c driver.Conn) (bool, error
 	return !raw.Raw().GetAutocommit(), nil
 }
 
-func (sqliteEngine) setLockTimeout(ctx context.Context, c driver.Conn, d time.Duration) error {
-	_, err := execConn(ctx, c, fmt.Sprintf("PRAGMA busy_timeout = %d", d.Milliseconds()), nil)
-	return err
-}
+// setLockTimeout is done by DB.begin: the busy handler that dbtest installs
+// reads the timeout from the connection's trace state.
+func (sqliteEngine) setLockTimeout(context.Context, driver.Conn, time.Duration) error { return nil }
 
 // dataVersion returns SQLite's data_version for c: it changes when another
 // connection commits to the database.
@@ -158,7 +157,7 @@ func sqliteDSN(name string, lockTimeout time.Duration) string {
 }
 
 func (p *sqliteProvider) rawDSN(sl *slot, lockTimeout time.Duration) string {
-	return sqliteDSN(sl.name, lockTimeout)
+	return tracedSQLiteDSN(sl.name, 0, lockTimeout)
 }
 
 func (p *sqliteProvider) template(ctx context.Context, m *migrationSet) ([]byte, error) {
@@ -214,16 +213,14 @@ func (p *sqliteProvider) newSlot(ctx context.Context, m *migrationSet) (*slot, e
 	name := fmt.Sprintf("dbtest-%s-%d", p.token, p.seq)
 	p.mu.Unlock()
 	memdb.Create(name, append([]byte(nil), tmpl...))
-	conn, err := (&sqlitedriver.SQLite{}).OpenConnector(sqliteDSN(name, DefaultLockTimeout))
-	if err != nil {
-		memdb.Delete(name)
-		return nil, err
-	}
+	conn := &sqliteConnector{name: name, role: RoleTestTx, lockTimeout: DefaultLockTimeout}
 	return &slot{name: name, connector: conn, lockTimeout: DefaultLockTimeout}, nil
 }
 
 func (p *sqliteProvider) dropSlot(_ context.Context, sl *slot) error {
 	memdb.Delete(sl.name)
+	dropTracker("/" + sl.name)
+	currentTests.Delete(sl.name)
 	return nil
 }
 

@@ -1,0 +1,173 @@
+package dbtest
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// ErrLocked is matched by errors.Is for every lock error under dbtest:
+// SQLITE_BUSY and SQLITE_LOCKED, PostgreSQL's lock timeouts and
+// deadlocks, MySQL's lock-wait timeouts and deadlocks. errors.As with a
+// *[LockError] gives the report.
+var ErrLocked = errors.New("dbtest: lock conflict")
+
+// LockError is a lock error of the database, explained. It wraps the
+// driver's error, so errors.Is(err, sqlite3.BUSY) and errors.As to
+// *pgconn.PgError or *mysql.MySQLError keep working.
+type LockError struct {
+	Err    error       // the driver's error
+	Report *LockReport // who held what
+}
+
+// Error returns the driver's message followed by the report.
+func (e *LockError) Error() string {
+	return e.Err.Error() + "\n" + e.Report.String()
+}
+
+// Unwrap returns [ErrLocked] and the driver's error.
+func (e *LockError) Unwrap() []error { return []error{ErrLocked, e.Err} }
+
+// ConnRole says who opened a connection.
+type ConnRole int
+
+const (
+	// RoleUnknown is a connection dbtest did not open.
+	RoleUnknown ConnRole = iota
+	// RoleTestTx is the connection of the test's transaction: the handle
+	// from [Open], and every pool opened with [DB.DSN].
+	RoleTestTx
+	// RoleRaw is a separate connection opened with [DB.RawDSN].
+	RoleRaw
+)
+
+func (r ConnRole) String() string {
+	switch r {
+	case RoleTestTx:
+		return "the test transaction"
+	case RoleRaw:
+		return "separate connection"
+	}
+	return "connection not opened by dbtest"
+}
+
+// ConnInfo identifies a connection in a report.
+type ConnInfo struct {
+	ID       int      // dbtest's number for the connection (SQLite) or the server's id (PID, thread id)
+	Role     ConnRole // who opened it
+	Location string   // file:line of the code that opened it
+	Test     string   // the test it belongs to, when known
+}
+
+func (c ConnInfo) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "connection #%d (", c.ID)
+	switch c.Role {
+	case RoleTestTx:
+		fmt.Fprintf(&b, "the test transaction, opened by dbtest.Open at %s", c.Location)
+	case RoleRaw:
+		fmt.Fprintf(&b, "opened at %s, separate connection", c.Location)
+	default:
+		b.WriteString(c.Role.String())
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// LockHolder is a connection that held a lock the waiter wanted.
+type LockHolder struct {
+	Conn      ConnInfo
+	Lock      string        // the lock it holds, e.g. RESERVED or "RowExclusiveLock on users"
+	Since     time.Duration // when it took the lock, from the start of the timeline
+	HeldFor   time.Duration // how long it has held it
+	Statement string        // the statement that took the lock, when known
+	Running   string        // what it is running now, if anything
+}
+
+// LockEvent is one step of a SQLite lock timeline.
+type LockEvent struct {
+	At        time.Duration // from the start of the test
+	Conn      int
+	Action    string // "acquired", "released to", "denied"
+	Lock      string
+	Statement string
+}
+
+// LockReport explains a lock error: who waited for what, who held it, and
+// what to do about it.
+type LockReport struct {
+	Backend      Backend
+	Database     string
+	Waiter       ConnInfo
+	Statement    string        // the statement that waited
+	Wanted       string        // the lock it wanted
+	Waited       time.Duration // how long it waited
+	LockTimeout  time.Duration
+	Holders      []LockHolder
+	SelfDeadlock bool // the waiter waited on the test's own transaction
+	Deadlock     bool // the server found a cycle and killed the waiter
+	Timeline     []LockEvent
+	Remedy       string
+}
+
+// String formats the report for a terminal: a summary, the holders, the
+// timeline in time order, and the remedy.
+func (r *LockReport) String() string {
+	if r == nil {
+		return ""
+	}
+	var b strings.Builder
+	ms := func(d time.Duration) string { return fmt.Sprintf("+%.1fms", float64(d)/float64(time.Millisecond)) }
+	round := func(d time.Duration) time.Duration {
+		if d < 10*time.Millisecond {
+			return d.Round(10 * time.Microsecond)
+		}
+		return d.Round(time.Millisecond)
+	}
+	fmt.Fprintf(&b, "dbtest lock report (%s, database %s):\n", r.Backend, r.Database)
+	what := "wanted " + r.Wanted
+	if r.Statement != "" {
+		what += " for " + r.Statement
+	}
+	fmt.Fprintf(&b, "  %s %s", r.Waiter, what)
+	switch {
+	case r.Deadlock:
+		b.WriteString(" and was chosen as the deadlock victim")
+	case r.SelfDeadlock:
+		fmt.Fprintf(&b, "; gave up after %v without waiting out the %v lock timeout: it waits on the test's own transaction (a self-deadlock)", round(r.Waited), r.LockTimeout)
+	default:
+		fmt.Fprintf(&b, "; gave up after %v (lock timeout %v)", round(r.Waited), r.LockTimeout)
+	}
+	b.WriteString("\n")
+	if len(r.Holders) == 0 {
+		b.WriteString("  no holder is known any more: the lock was released as the waiter gave up\n")
+	}
+	for _, h := range r.Holders {
+		fmt.Fprintf(&b, "  %s has held %s since", h.Conn, h.Lock)
+		if h.Statement != "" {
+			fmt.Fprintf(&b, " its %s", h.Statement)
+		}
+		fmt.Fprintf(&b, " at %s (%v)", ms(h.Since), round(h.HeldFor))
+		if h.Running != "" && h.Running != h.Statement {
+			fmt.Fprintf(&b, "; now running %s", h.Running)
+		}
+		b.WriteString("\n")
+	}
+	if len(r.Timeline) > 0 {
+		b.WriteString("  timeline:\n")
+		last := map[int]string{} // statement last shown per connection
+		for _, e := range r.Timeline {
+			stmt := ""
+			if e.Statement != "" && e.Statement != last[e.Conn] {
+				stmt = "  " + e.Statement
+			}
+			last[e.Conn] = e.Statement
+			fmt.Fprintf(&b, "    %9s  conn #%-3d %-22s %-9s%s\n", ms(e.At), e.Conn, e.Action, e.Lock, stmt)
+		}
+	}
+	if r.Remedy != "" {
+		fmt.Fprintf(&b, "  fix: %s\n", r.Remedy)
+	}
+	return b.String()
+}

@@ -1,0 +1,209 @@
+package dbtest
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"io"
+	"reflect"
+)
+
+// reportingConn is a connection of the real driver whose lock errors are
+// explained. Everything else passes through.
+type reportingConn struct {
+	driver.Conn
+	explain func(error) error
+	track   func(query string) // told of each statement before it runs
+}
+
+var (
+	_ driver.ExecerContext      = (*reportingConn)(nil)
+	_ driver.QueryerContext     = (*reportingConn)(nil)
+	_ driver.ConnPrepareContext = (*reportingConn)(nil)
+	_ driver.ConnBeginTx        = (*reportingConn)(nil)
+	_ driver.Pinger             = (*reportingConn)(nil)
+	_ driver.NamedValueChecker  = (*reportingConn)(nil)
+	_ driver.SessionResetter    = (*reportingConn)(nil)
+	_ driver.Validator          = (*reportingConn)(nil)
+)
+
+func (c *reportingConn) Prepare(query string) (driver.Stmt, error) {
+	return c.PrepareContext(context.Background(), query)
+}
+
+func (c *reportingConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	c.track(query)
+	st, err := prepareConn(ctx, c.Conn, query)
+	if err != nil {
+		return nil, c.explain(err)
+	}
+	return &reportingStmt{Stmt: st, explain: c.explain, track: func() { c.track(query) }}, nil
+}
+
+func (c *reportingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	e, ok := c.Conn.(driver.ExecerContext)
+	if !ok {
+		return nil, driver.ErrSkip
+	}
+	c.track(query)
+	res, err := e.ExecContext(ctx, query, args)
+	if errors.Is(err, driver.ErrSkip) {
+		return nil, err
+	}
+	return res, c.explain(err)
+}
+
+func (c *reportingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	q, ok := c.Conn.(driver.QueryerContext)
+	if !ok {
+		return nil, driver.ErrSkip
+	}
+	c.track(query)
+	rows, err := q.QueryContext(ctx, query, args)
+	if errors.Is(err, driver.ErrSkip) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, c.explain(err)
+	}
+	return wrapRows(rows, c.explain), nil
+}
+
+func (c *reportingConn) Begin() (driver.Tx, error) {
+	return c.BeginTx(context.Background(), driver.TxOptions{})
+}
+
+func (c *reportingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	var tx driver.Tx
+	var err error
+	if b, ok := c.Conn.(driver.ConnBeginTx); ok {
+		tx, err = b.BeginTx(ctx, opts)
+	} else {
+		tx, err = c.Conn.Begin() //nolint:staticcheck // fallback for drivers without ConnBeginTx
+	}
+	if err != nil {
+		return nil, c.explain(err)
+	}
+	return &reportingTx{tx: tx, explain: c.explain}, nil
+}
+
+func (c *reportingConn) Ping(ctx context.Context) error {
+	if p, ok := c.Conn.(driver.Pinger); ok {
+		return p.Ping(ctx)
+	}
+	return nil
+}
+
+func (c *reportingConn) CheckNamedValue(nv *driver.NamedValue) error {
+	if ch, ok := c.Conn.(driver.NamedValueChecker); ok {
+		return ch.CheckNamedValue(nv)
+	}
+	return driver.ErrSkip
+}
+
+func (c *reportingConn) ResetSession(ctx context.Context) error {
+	if r, ok := c.Conn.(driver.SessionResetter); ok {
+		return r.ResetSession(ctx)
+	}
+	return nil
+}
+
+func (c *reportingConn) IsValid() bool {
+	if v, ok := c.Conn.(driver.Validator); ok {
+		return v.IsValid()
+	}
+	return true
+}
+
+// Raw gives the real driver connection, for (*sql.Conn).Raw users that
+// need it, such as COPY on PostgreSQL.
+func (c *reportingConn) Unwrap() driver.Conn { return c.Conn }
+
+type reportingTx struct {
+	tx      driver.Tx
+	explain func(error) error
+}
+
+func (t *reportingTx) Commit() error   { return t.explain(t.tx.Commit()) }
+func (t *reportingTx) Rollback() error { return t.tx.Rollback() }
+
+type reportingStmt struct {
+	driver.Stmt
+	explain func(error) error
+	track   func()
+}
+
+func (s *reportingStmt) Exec(args []driver.Value) (driver.Result, error) {
+	return s.ExecContext(context.Background(), namedValues(args))
+}
+
+func (s *reportingStmt) Query(args []driver.Value) (driver.Rows, error) {
+	return s.QueryContext(context.Background(), namedValues(args))
+}
+
+func (s *reportingStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	s.track()
+	res, err := stmtExec(ctx, s.Stmt, args)
+	return res, s.explain(err)
+}
+
+func (s *reportingStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	s.track()
+	rows, err := stmtQuery(ctx, s.Stmt, args)
+	if err != nil {
+		return nil, s.explain(err)
+	}
+	return wrapRows(rows, s.explain), nil
+}
+
+func (s *reportingStmt) CheckNamedValue(nv *driver.NamedValue) error {
+	if c, ok := s.Stmt.(driver.NamedValueChecker); ok {
+		return c.CheckNamedValue(nv)
+	}
+	return driver.ErrSkip
+}
+
+// reportingRows explains lock errors met while stepping through rows. It
+// keeps the column-type interfaces of the real rows.
+type reportingRows struct {
+	driver.Rows
+	explain func(error) error
+}
+
+func wrapRows(rows driver.Rows, explain func(error) error) driver.Rows {
+	return &reportingRows{Rows: rows, explain: explain}
+}
+
+func (r *reportingRows) Next(dest []driver.Value) error {
+	err := r.Rows.Next(dest)
+	if err == nil || err == io.EOF {
+		return err
+	}
+	return r.explain(err)
+}
+
+func (r *reportingRows) ColumnTypeScanType(i int) reflect.Type {
+	if t := describeColumn(r.Rows, i).scan; t != nil {
+		return t
+	}
+	return reflect.TypeFor[any]()
+}
+
+func (r *reportingRows) ColumnTypeDatabaseTypeName(i int) string {
+	return describeColumn(r.Rows, i).dbName
+}
+
+func (r *reportingRows) ColumnTypeLength(i int) (int64, bool) {
+	c := describeColumn(r.Rows, i)
+	return c.length, c.hasLength
+}
+
+func (r *reportingRows) ColumnTypeNullable(i int) (bool, bool) {
+	c := describeColumn(r.Rows, i)
+	return c.nullable, c.hasNullable
+}
+
+func (r *reportingRows) ColumnTypePrecisionScale(i int) (int64, int64, bool) {
+	c := describeColumn(r.Rows, i)
+	return c.precision, c.scale, c.hasPrecision
+}
