@@ -275,4 +275,3 @@ func TestNNModels(t *testing.T) {
 		}
 	})
 }
-
