@@ -31,7 +31,8 @@ type DB struct {
 	pool        *pool
 	slot        *slot
 	rawDSN      string
-	dataVersion int64 // SQLite's data_version when the test began
+	dataVersion int64  // SQLite's data_version when the test began
+	test        string // the test's name, or the handle's
 
 	mu       sync.Mutex
 	released bool
@@ -150,8 +151,23 @@ func connect(ctx context.Context, b Backend, cfg *config) (*DB, error) {
 		}
 	}
 	db.sess = &session{eng: eng, conn: sl.conn, logf: cfg.logf}
-	if sc, ok := sl.connector.(*sqliteConnector); ok {
-		db.sess.explain, db.sess.track = db.traceSQLite(sc, cfg)
+	db.test = cfg.testName
+	if db.test == "" {
+		db.test = "handle " + db.id
+	}
+	currentTests.Store(sl.name, [2]string{db.test, cfg.openedAt})
+	rawTimeouts.Store(sl.name, cfg.lockTimeout)
+	takeRawConns(sl.name)
+	switch pr := prov.(type) {
+	case *sqliteProvider:
+		db.sess.explain, db.sess.hook = db.traceSQLite(sl.connector.(*sqliteConnector), cfg)
+	case *serverProvider:
+		key := serverConnKey(b, sl.serverID)
+		sc := &serverConn{b: b, id: sl.serverID, db: sl.name,
+			info: ConnInfo{ID: int(sl.serverID), Role: RoleTestTx, Location: cfg.openedAt, Test: db.test}}
+		sc.timeout.Store(int64(cfg.lockTimeout))
+		serverConns.Store(key, sc)
+		db.sess.hook = pr.watchHook(sc)
 	}
 	db.rawDSN = prov.rawDSN(sl, cfg.lockTimeout)
 	sessions.Store(db.id, db.sess)
@@ -161,22 +177,17 @@ func connect(ctx context.Context, b Backend, cfg *config) (*DB, error) {
 
 // traceSQLite starts a new lock timeline for the test and names the test's
 // connection in it.
-func (db *DB) traceSQLite(sc *sqliteConnector, cfg *config) (explain func(error) error, track func(string)) {
+func (db *DB) traceSQLite(sc *sqliteConnector, cfg *config) (func(error) error, stmtHook) {
 	tr, cs := sc.state()
-	test := cfg.testName
-	if test == "" {
-		test = "handle " + db.id
-	}
 	tr.reset()
 	tr.mu.Lock()
 	cs.info.Role = RoleTestTx
-	cs.info.Test = test
+	cs.info.Test = db.test
 	cs.info.Location = cfg.openedAt
 	tr.mu.Unlock()
 	cs.timeout.Store(int64(cfg.lockTimeout))
-	currentTests.Store(db.slot.name, [2]string{test, cfg.openedAt})
-	return func(err error) error { return explainSQLite(err, tr, cs) },
-		func(sql string) { tr.setStmt(cs, statementHead(sql)) }
+	explain := func(err error) error { return explainSQLite(err, tr, cs) }
+	return explain, sqliteHook(tr, cs, explain)
 }
 
 // begin connects the slot if needed, applies the lock timeout and opens the
@@ -185,6 +196,20 @@ func (db *DB) begin(ctx context.Context, eng engine, lockTimeout time.Duration) 
 	sl := db.slot
 	if err := sl.connect(ctx); err != nil {
 		return err
+	}
+	if sl.baseline == nil {
+		counts, err := countTables(ctx, db.backend, sl.conn)
+		if err != nil {
+			return err
+		}
+		sl.baseline = counts
+	}
+	if db.backend != SQLite && sl.serverID == 0 {
+		id, err := serverSessionID(ctx, db.backend, sl.conn)
+		if err != nil {
+			return err
+		}
+		sl.serverID = id
 	}
 	if sl.lockTimeout != lockTimeout {
 		if err := eng.setLockTimeout(ctx, sl.conn, lockTimeout); err != nil {
@@ -234,13 +259,13 @@ func (db *DB) Release(ctx context.Context) error {
 		clean = false
 		problems = append(problems, "the test's transaction was no longer open at cleanup: something committed or rolled it back, and its writes escaped")
 	}
-	if err == nil && db.backend == SQLite {
-		v, verr := sqliteDataVersion(rctx, db.slot.conn)
-		if verr != nil || v != db.dataVersion {
+	if err == nil {
+		if p := db.escapedWrites(rctx); p != "" {
 			clean = false
-			problems = append(problems, "another connection committed writes to the test's database during the test; they escaped the rollback")
+			problems = append(problems, p)
 		}
 	}
+	currentTests.Delete(db.slot.name)
 	if rerr := db.pool.release(rctx, db.slot, clean); rerr != nil && s.logf != nil {
 		s.logf("%v", rerr)
 	}
@@ -248,6 +273,36 @@ func (db *DB) Release(ctx context.Context) error {
 		return fmt.Errorf("dbtest: %s: %s", db.backend, strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// escapedWrites reports writes that other connections committed to the
+// test's database: the rollback did not undo them.
+func (db *DB) escapedWrites(ctx context.Context) string {
+	sl := db.slot
+	changed := false
+	switch db.backend {
+	case SQLite:
+		v, err := sqliteDataVersion(ctx, sl.conn)
+		changed = err != nil || v != db.dataVersion
+	default:
+		changed = takeRawConns(sl.name) > 0
+	}
+	if !changed {
+		return ""
+	}
+	now, err := countTables(ctx, db.backend, sl.conn)
+	if err != nil {
+		return "checking for writes that escaped the rollback: " + err.Error()
+	}
+	diffs := diffCounts(sl.baseline, now)
+	switch {
+	case len(diffs) > 0:
+		return "writes through a separate connection escaped the test's rollback: " + strings.Join(diffs, ", ") +
+			"; let that code share the test's transaction (db.DSN()) or clean up what it commits"
+	case db.backend == SQLite:
+		return "another connection committed to the test's database during the test (row counts are unchanged); its writes escaped the rollback"
+	}
+	return ""
 }
 
 // Backend returns the handle's backend.
@@ -265,15 +320,16 @@ func (db *DB) DriverName() string { return txDriverName }
 // the test.
 func (db *DB) DSN() string { return txDriverName + ":" + db.id }
 
-// RawDriverName is the database/sql driver name for [DB.RawDSN]: the
-// backend's own driver ("pgx" or "mysql"), or on SQLite dbtest's wrapper of
-// the ncruces driver, which traces the connection's locks.
+// RawDriverName is the database/sql driver name for [DB.RawDSN]: a wrapper
+// of the backend's own driver (pgx, go-sql-driver/mysql or ncruces) that
+// records where each connection was opened and explains its lock errors.
+// The DSN works with the backend's own driver too.
 func (db *DB) RawDriverName() string {
 	switch db.backend {
 	case Postgres:
-		return "pgx"
+		return postgresRawDriverName
 	case MySQL:
-		return "mysql"
+		return mysqlRawDriverName
 	}
 	return sqliteRawDriverName
 }

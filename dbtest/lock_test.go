@@ -106,3 +106,126 @@ func TestSQLiteBusyBetweenSeparateConnections(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+// TestSelfDeadlockEveryBackend: the platform's bug on every backend. The
+// separate connection waits on the test's own transaction; dbtest fails it
+// well before the lock timeout, with a report naming both connections.
+func TestSelfDeadlockEveryBackend(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
+		mustExec(t, db, "INSERT INTO items (id, name) VALUES (1, 'held by the test')")
+		raw, err := sql.Open(db.RawDriverName(), db.RawDSN())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer raw.Close()
+		start := time.Now()
+		_, err = raw.Exec("INSERT INTO items (id, name) VALUES (1, 'from a separate connection')")
+		elapsed := time.Since(start)
+		var le *dbtest.LockError
+		if !errors.As(err, &le) {
+			t.Fatalf("err = %v, want a *dbtest.LockError", err)
+		}
+		if !errors.Is(err, dbtest.ErrLocked) {
+			t.Error("errors.Is(err, ErrLocked) is false")
+		}
+		r := le.Report
+		if !r.SelfDeadlock {
+			t.Errorf("not reported as a self-deadlock:\n%v", err)
+		}
+		if len(r.Holders) == 0 || r.Holders[0].Conn.Role != dbtest.RoleTestTx {
+			t.Errorf("holders = %+v, want the test transaction", r.Holders)
+		}
+		if r.Waiter.Role != dbtest.RoleRaw || !strings.HasPrefix(r.Waiter.Location, "lock_test.go:") {
+			t.Errorf("waiter = %+v, want the separate connection opened in lock_test.go", r.Waiter)
+		}
+		if elapsed >= 10*time.Second {
+			t.Fatalf("the self-deadlock took %v to surface", elapsed)
+		}
+		t.Logf("surfaced after %v (lock timeout %v):\n%v", elapsed.Round(time.Millisecond), dbtest.DefaultLockTimeout, err)
+	}, itemsSchema(), dbtest.WithLockTimeout(5*time.Second))
+}
+
+// TestEscapedWritesReported: what a separate connection commits escapes the
+// test's rollback; cleanup reports it, naming the table, and the next test
+// still starts clean.
+func TestEscapedWritesReported(t *testing.T) {
+	for _, b := range dbtest.Backends() {
+		t.Run(string(b), func(t *testing.T) {
+			db := connectOrSkip(t, b, itemsSchema())
+			raw, err := sql.Open(db.RawDriverName(), db.RawDSN())
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustExec(t, raw, "INSERT INTO items (id, name) VALUES (9, 'escapes')")
+			raw.Close()
+			err = db.Release(context.Background())
+			if err == nil || !strings.Contains(err.Error(), "items (+1 rows)") {
+				t.Fatalf("Release = %v; want a report naming items (+1 rows)", err)
+			}
+			t.Log(err)
+			next := connectOrSkip(t, b, itemsSchema())
+			defer next.Release(context.Background())
+			if n := count(t, next, "SELECT COUNT(*) FROM items"); n != 0 {
+				t.Fatalf("the next handle sees %d rows, want 0", n)
+			}
+		})
+	}
+}
+
+// TestDeadlockReported: two separate connections update two rows in
+// opposite orders. The server kills one; its error carries a report with
+// the server's account of both statements.
+func TestDeadlockReported(t *testing.T) {
+	for _, b := range []dbtest.Backend{dbtest.Postgres, dbtest.MySQL} {
+		t.Run(string(b), func(t *testing.T) {
+			db := connectOrSkip(t, b, itemsSchema(), dbtest.WithLockTimeout(5*time.Second))
+			defer db.Release(context.Background())
+			setup, err := sql.Open(db.RawDriverName(), db.RawDSN())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer setup.Close()
+			mustExec(t, setup, "INSERT INTO items (id, name) VALUES (1, 'one'), (2, 'two')")
+			defer mustExec(t, setup, "DELETE FROM items")
+			ctx := context.Background()
+			a, _ := sql.Open(db.RawDriverName(), db.RawDSN())
+			defer a.Close()
+			c, _ := sql.Open(db.RawDriverName(), db.RawDSN())
+			defer c.Close()
+			txa, err := a.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer txa.Rollback()
+			txc, err := c.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer txc.Rollback()
+			mustExec(t, txa, "UPDATE items SET qty = 1 WHERE id = 1")
+			mustExec(t, txc, "UPDATE items SET qty = 2 WHERE id = 2")
+			errs := make(chan error, 2)
+			go func() {
+				_, err := txa.Exec("UPDATE items SET qty = 1 WHERE id = 2")
+				errs <- err
+			}()
+			time.Sleep(100 * time.Millisecond) // let a wait first; the order only picks the victim
+			_, errc := txc.Exec("UPDATE items SET qty = 2 WHERE id = 1")
+			erra := <-errs
+			var le *dbtest.LockError
+			for _, err := range []error{erra, errc} {
+				if errors.As(err, &le) && le.Report.Deadlock {
+					break
+				}
+				le = nil
+			}
+			if le == nil {
+				t.Fatalf("no deadlock report: a: %v, c: %v", erra, errc)
+			}
+			if !strings.Contains(le.Report.ServerDetail, "UPDATE") {
+				t.Errorf("the report lacks the server's account of the statements:\n%v", le)
+			}
+			t.Log(le)
+		})
+	}
+}

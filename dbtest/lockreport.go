@@ -79,7 +79,7 @@ func (c ConnInfo) String() string {
 type LockHolder struct {
 	Conn      ConnInfo
 	Lock      string        // the lock it holds, e.g. RESERVED or "RowExclusiveLock on users"
-	Since     time.Duration // when it took the lock, from the start of the timeline
+	Since     time.Duration // when it took the lock, from the start of the timeline; negative when unknown
 	HeldFor   time.Duration // how long it has held it
 	Statement string        // the statement that took the lock, when known
 	Running   string        // what it is running now, if anything
@@ -108,6 +108,7 @@ type LockReport struct {
 	SelfDeadlock bool // the waiter waited on the test's own transaction
 	Deadlock     bool // the server found a cycle and killed the waiter
 	Timeline     []LockEvent
+	ServerDetail string // the server's own account, such as its deadlock report
 	Remedy       string
 }
 
@@ -126,7 +127,11 @@ func (r *LockReport) String() string {
 		return d.Round(time.Millisecond)
 	}
 	fmt.Fprintf(&b, "dbtest lock report (%s, database %s):\n", r.Backend, r.Database)
-	what := "wanted " + r.Wanted
+	wanted := r.Wanted
+	if wanted == "" {
+		wanted = "a lock"
+	}
+	what := "wanted " + wanted
 	if r.Statement != "" {
 		what += " for " + r.Statement
 	}
@@ -148,7 +153,10 @@ func (r *LockReport) String() string {
 		if h.Statement != "" {
 			fmt.Fprintf(&b, " its %s", h.Statement)
 		}
-		fmt.Fprintf(&b, " at %s (%v)", ms(h.Since), round(h.HeldFor))
+		if h.Since >= 0 {
+			fmt.Fprintf(&b, " at %s", ms(h.Since))
+		}
+		fmt.Fprintf(&b, " (%v)", round(h.HeldFor))
 		if h.Running != "" && h.Running != h.Statement {
 			fmt.Fprintf(&b, "; now running %s", h.Running)
 		}
@@ -164,6 +172,12 @@ func (r *LockReport) String() string {
 			}
 			last[e.Conn] = e.Statement
 			fmt.Fprintf(&b, "    %9s  conn #%-3d %-22s %-9s%s\n", ms(e.At), e.Conn, e.Action, e.Lock, stmt)
+		}
+	}
+	if r.ServerDetail != "" {
+		b.WriteString("  the server reports:\n")
+		for _, line := range strings.Split(strings.TrimSpace(r.ServerDetail), "\n") {
+			fmt.Fprintf(&b, "    %s\n", line)
 		}
 	}
 	if r.Remedy != "" {

@@ -56,6 +56,8 @@ type slot struct {
 	connector   driver.Connector
 	conn        driver.Conn
 	lockTimeout time.Duration // in force on conn
+	serverID    int64         // conn's server session id, 0 until asked
+	baseline    tableCounts   // row counts of the clean database
 }
 
 // connect (re)opens the slot's connection.
@@ -75,6 +77,7 @@ func (sl *slot) disconnect() {
 	if sl.conn != nil {
 		sl.conn.Close()
 		sl.conn = nil
+		sl.serverID = 0
 	}
 }
 

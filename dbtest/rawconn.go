@@ -12,8 +12,16 @@ import (
 // explained. Everything else passes through.
 type reportingConn struct {
 	driver.Conn
-	explain func(error) error
-	track   func(query string) // told of each statement before it runs
+	hook    stmtHook          // watches each statement
+	explain func(error) error // explains errors met while reading rows
+	onClose func()            // when not nil, called as the connection closes
+}
+
+func (c *reportingConn) Close() error {
+	if c.onClose != nil {
+		c.onClose()
+	}
+	return c.Conn.Close()
 }
 
 var (
@@ -32,12 +40,12 @@ func (c *reportingConn) Prepare(query string) (driver.Stmt, error) {
 }
 
 func (c *reportingConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	c.track(query)
-	st, err := prepareConn(ctx, c.Conn, query)
-	if err != nil {
-		return nil, c.explain(err)
+	sctx, done := c.hook(ctx, query)
+	st, err := prepareConn(sctx, c.Conn, query)
+	if err = done(err); err != nil {
+		return nil, err
 	}
-	return &reportingStmt{Stmt: st, explain: c.explain, track: func() { c.track(query) }}, nil
+	return &reportingStmt{Stmt: st, conn: c, query: query}, nil
 }
 
 func (c *reportingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
@@ -45,12 +53,12 @@ func (c *reportingConn) ExecContext(ctx context.Context, query string, args []dr
 	if !ok {
 		return nil, driver.ErrSkip
 	}
-	c.track(query)
-	res, err := e.ExecContext(ctx, query, args)
+	sctx, done := c.hook(ctx, query)
+	res, err := e.ExecContext(sctx, query, args)
 	if errors.Is(err, driver.ErrSkip) {
 		return nil, err
 	}
-	return res, c.explain(err)
+	return res, done(err)
 }
 
 func (c *reportingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
@@ -58,13 +66,13 @@ func (c *reportingConn) QueryContext(ctx context.Context, query string, args []d
 	if !ok {
 		return nil, driver.ErrSkip
 	}
-	c.track(query)
-	rows, err := q.QueryContext(ctx, query, args)
+	sctx, done := c.hook(ctx, query)
+	rows, err := q.QueryContext(sctx, query, args)
 	if errors.Is(err, driver.ErrSkip) {
 		return nil, err
 	}
-	if err != nil {
-		return nil, c.explain(err)
+	if err = done(err); err != nil {
+		return nil, err
 	}
 	return wrapRows(rows, c.explain), nil
 }
@@ -76,15 +84,16 @@ func (c *reportingConn) Begin() (driver.Tx, error) {
 func (c *reportingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
 	var tx driver.Tx
 	var err error
+	_, done := c.hook(ctx, "BEGIN")
 	if b, ok := c.Conn.(driver.ConnBeginTx); ok {
 		tx, err = b.BeginTx(ctx, opts)
 	} else {
 		tx, err = c.Conn.Begin() //nolint:staticcheck // fallback for drivers without ConnBeginTx
 	}
-	if err != nil {
-		return nil, c.explain(err)
+	if err = done(err); err != nil {
+		return nil, err
 	}
-	return &reportingTx{tx: tx, explain: c.explain}, nil
+	return &reportingTx{tx: tx, conn: c}, nil
 }
 
 func (c *reportingConn) Ping(ctx context.Context) error {
@@ -120,17 +129,24 @@ func (c *reportingConn) IsValid() bool {
 func (c *reportingConn) Unwrap() driver.Conn { return c.Conn }
 
 type reportingTx struct {
-	tx      driver.Tx
-	explain func(error) error
+	tx   driver.Tx
+	conn *reportingConn
 }
 
-func (t *reportingTx) Commit() error   { return t.explain(t.tx.Commit()) }
-func (t *reportingTx) Rollback() error { return t.tx.Rollback() }
+func (t *reportingTx) Commit() error {
+	_, done := t.conn.hook(context.Background(), "COMMIT")
+	return done(t.tx.Commit())
+}
+
+func (t *reportingTx) Rollback() error {
+	_, done := t.conn.hook(context.Background(), "ROLLBACK")
+	return done(t.tx.Rollback())
+}
 
 type reportingStmt struct {
 	driver.Stmt
-	explain func(error) error
-	track   func()
+	conn  *reportingConn
+	query string
 }
 
 func (s *reportingStmt) Exec(args []driver.Value) (driver.Result, error) {
@@ -142,18 +158,18 @@ func (s *reportingStmt) Query(args []driver.Value) (driver.Rows, error) {
 }
 
 func (s *reportingStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
-	s.track()
-	res, err := stmtExec(ctx, s.Stmt, args)
-	return res, s.explain(err)
+	sctx, done := s.conn.hook(ctx, s.query)
+	res, err := stmtExec(sctx, s.Stmt, args)
+	return res, done(err)
 }
 
 func (s *reportingStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
-	s.track()
-	rows, err := stmtQuery(ctx, s.Stmt, args)
-	if err != nil {
-		return nil, s.explain(err)
+	sctx, done := s.conn.hook(ctx, s.query)
+	rows, err := stmtQuery(sctx, s.Stmt, args)
+	if err = done(err); err != nil {
+		return nil, err
 	}
-	return wrapRows(rows, s.explain), nil
+	return wrapRows(rows, s.conn.explain), nil
 }
 
 func (s *reportingStmt) CheckNamedValue(nv *driver.NamedValue) error {

@@ -29,6 +29,15 @@ type serverDialect interface {
 	// alive reports whether the process that claimed token still runs.
 	alive(ctx context.Context, conn *sql.Conn, token string) (bool, error)
 	version(ctx context.Context, conn *sql.Conn) string
+
+	// blockers asks the server who blocks session waiter.
+	blockers(ctx context.Context, admin *sql.DB, waiter int64) (*LockReport, error)
+	// cancelQuery cancels the statement session id runs.
+	cancelQuery(ctx context.Context, admin *sql.DB, id int64)
+	// lockError classifies a driver error.
+	lockError(err error) (deadlock, lock bool)
+	// deadlockDetail returns the server's account of a deadlock.
+	deadlockDetail(err error, admin *sql.DB) string
 }
 
 // unavailableError says that a backend cannot be used here; Open skips the

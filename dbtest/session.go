@@ -34,10 +34,24 @@ type session struct {
 	refused []string
 	closed  bool
 	logf    func(format string, args ...any)
-	// explain turns the engine's lock errors into a [LockError].
+	// hook watches each statement, for lock reports; nil when none.
+	hook stmtHook
+	// explain turns lock errors met while reading rows into a [LockError].
 	explain func(error) error
-	// track is told of each statement before it runs, for lock reports.
-	track func(query string)
+}
+
+// A stmtHook is called before a statement runs. The function it returns is
+// called with the statement's error and returns it, explained when it is a
+// lock error.
+type stmtHook func(ctx context.Context, query string) (context.Context, func(error) error)
+
+func noFinish(err error) error { return err }
+
+func (s *session) before(ctx context.Context, query string) (context.Context, func(error) error) {
+	if s.hook == nil {
+		return ctx, noFinish
+	}
+	return s.hook(ctx, query)
 }
 
 func (s *session) explained(err error) error {
@@ -73,9 +87,6 @@ func (s *session) settleLocked() error {
 func (s *session) checkLocked(query string) (stmtKind, error) {
 	if s.closed {
 		return stmtOther, errSessionClosed
-	}
-	if s.track != nil {
-		s.track(query)
 	}
 	kind, head := classify(query)
 	switch {
@@ -131,11 +142,13 @@ func (s *session) exec(ctx context.Context, query string, args []driver.NamedVal
 	if err != nil {
 		return nil, err
 	}
-	res, err := execConn(ctx, s.conn, query, args)
+	sctx, done := s.before(ctx, query)
+	res, err := execConn(sctx, s.conn, query, args)
+	err = done(err)
 	if aerr := s.afterLocked(ctx, kind, query); aerr != nil && err == nil {
 		err = aerr
 	}
-	return res, s.explained(err)
+	return res, err
 }
 
 func (s *session) query(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
@@ -145,9 +158,10 @@ func (s *session) query(ctx context.Context, query string, args []driver.NamedVa
 	if err != nil {
 		return nil, err
 	}
-	rows, closeStmt, err := queryConn(ctx, s.conn, query, args)
-	if err != nil {
-		return nil, s.explained(err)
+	sctx, done := s.before(ctx, query)
+	rows, closeStmt, err := queryConn(sctx, s.conn, query, args)
+	if err = done(err); err != nil {
+		return nil, err
 	}
 	if aerr := s.afterLocked(ctx, kind, query); aerr != nil {
 		rows.Close()
@@ -167,9 +181,10 @@ func (s *session) prepare(ctx context.Context, query string) (driver.Stmt, error
 	if _, err := s.checkLocked(query); err != nil {
 		return nil, err
 	}
-	st, err := prepareConn(ctx, s.conn, query)
-	if err != nil {
-		return nil, s.explained(err)
+	sctx, done := s.before(ctx, query)
+	st, err := prepareConn(sctx, s.conn, query)
+	if err = done(err); err != nil {
+		return nil, err
 	}
 	ss := &sessStmt{s: s, stmt: st, query: query}
 	if s.stmts == nil {
@@ -272,11 +287,13 @@ func (st *sessStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (
 	if err != nil {
 		return nil, err
 	}
-	res, err := stmtExec(ctx, st.stmt, args)
+	sctx, done := s.before(ctx, st.query)
+	res, err := stmtExec(sctx, st.stmt, args)
+	err = done(err)
 	if aerr := s.afterLocked(ctx, kind, st.query); aerr != nil && err == nil {
 		err = aerr
 	}
-	return res, s.explained(err)
+	return res, err
 }
 
 func (st *sessStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
@@ -286,9 +303,10 @@ func (st *sessStmt) QueryContext(ctx context.Context, args []driver.NamedValue) 
 	if _, err := s.checkLocked(st.query); err != nil {
 		return nil, err
 	}
-	rows, err := stmtQuery(ctx, st.stmt, args)
-	if err != nil {
-		return nil, s.explained(err)
+	sctx, done := s.before(ctx, st.query)
+	rows, err := stmtQuery(sctx, st.stmt, args)
+	if err = done(err); err != nil {
+		return nil, err
 	}
 	r := &sessRows{s: s, rows: rows}
 	s.open = r

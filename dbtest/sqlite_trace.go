@@ -337,10 +337,8 @@ func (c *sqliteConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if c.role == RoleTestTx {
 		return dc, nil
 	}
-	return &reportingConn{Conn: dc,
-		explain: func(err error) error { return explainSQLite(err, tr, cs) },
-		track:   func(sql string) { tr.setStmt(cs, statementHead(sql)) },
-	}, nil
+	explain := func(err error) error { return explainSQLite(err, tr, cs) }
+	return &reportingConn{Conn: dc, hook: sqliteHook(tr, cs, explain), explain: explain}, nil
 }
 
 // state returns the tracker and state of the connector's latest connection.
@@ -439,4 +437,12 @@ func currentTest(name string) (string, string) {
 		return t[0], t[1]
 	}
 	return "", ""
+}
+
+// sqliteHook records the statement in flight and explains lock errors.
+func sqliteHook(tr *lockTracker, cs *connState, explain func(error) error) stmtHook {
+	return func(ctx context.Context, query string) (context.Context, func(error) error) {
+		tr.setStmt(cs, statementHead(query))
+		return ctx, explain
+	}
 }

@@ -1,0 +1,549 @@
+package dbtest
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// Lock diagnosis on PostgreSQL and MySQL. Every statement that dbtest's
+// connections run, the test's and the raw ones, is watched: if it is still
+// running after selfDeadlockCheck, dbtest asks the server who blocks it
+// (pg_blocking_pids and pg_stat_activity; InnoDB's transaction and
+// lock-wait tables) and keeps the answer for the report. When the blocker
+// is the test's own transaction, the wait can never end while the test
+// waits: dbtest cancels the statement at once instead of waiting out the
+// lock timeout.
+
+// selfDeadlockCheck is how long a statement runs before dbtest looks for
+// its blockers; then it looks again every recheckEvery.
+const (
+	selfDeadlockCheck = 50 * time.Millisecond
+	recheckEvery      = 200 * time.Millisecond
+)
+
+// serverConn is a server session that dbtest opened.
+type serverConn struct {
+	b       Backend
+	id      int64 // PostgreSQL backend PID, MySQL connection id
+	db      string
+	mu      sync.Mutex
+	info    ConnInfo
+	stmt    string // running now
+	write   string // the last statement that may have taken locks
+	timeout atomic.Int64
+}
+
+var serverConns sync.Map // "<backend>:<id>" → *serverConn
+
+func serverConnKey(b Backend, id int64) string { return string(b) + ":" + strconv.FormatInt(id, 10) }
+
+func lookupServerConn(b Backend, id int64) *serverConn {
+	if v, ok := serverConns.Load(serverConnKey(b, id)); ok {
+		return v.(*serverConn)
+	}
+	return nil
+}
+
+func (sc *serverConn) snapshot() (ConnInfo, string, string) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return sc.info, sc.stmt, sc.write
+}
+
+func (sc *serverConn) running(head string) {
+	sc.mu.Lock()
+	sc.stmt = head
+	if head != "" {
+		if k := strings.ToUpper(firstWord(head)); k != "SELECT" && k != "SHOW" && k != "SET" {
+			sc.write = head
+		}
+	}
+	sc.mu.Unlock()
+}
+
+func firstWord(s string) string {
+	if w := leadingWords(s, 1); len(w) > 0 {
+		return w[0]
+	}
+	return ""
+}
+
+// serverSessionID asks a real connection for its server session id.
+func serverSessionID(ctx context.Context, b Backend, c driver.Conn) (int64, error) {
+	if pc, ok := c.(*stdlib.Conn); ok {
+		return int64(pc.Conn().PgConn().PID()), nil
+	}
+	rows, st, err := queryConn(ctx, c, "SELECT CONNECTION_ID()", nil)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		rows.Close()
+		if st != nil {
+			st.Close()
+		}
+	}()
+	dest := make([]driver.Value, len(rows.Columns()))
+	if err := rows.Next(dest); err != nil {
+		return 0, err
+	}
+	switch v := dest[0].(type) {
+	case int64:
+		return v, nil
+	case uint64:
+		return int64(v), nil
+	case []byte:
+		return strconv.ParseInt(string(v), 10, 64)
+	}
+	return 0, fmt.Errorf("dbtest: %s: unexpected connection id %v", b, dest[0])
+}
+
+// lockWatch watches one statement.
+type lockWatch struct {
+	p     *serverProvider
+	sc    *serverConn
+	start time.Time
+	stmt  string
+
+	mu        sync.Mutex
+	timer     *time.Timer
+	done      bool
+	self      bool
+	snap      *LockReport
+	cancelled bool
+}
+
+// watchHook returns the statement hook of connection sc.
+func (p *serverProvider) watchHook(sc *serverConn) stmtHook {
+	return func(ctx context.Context, query string) (context.Context, func(error) error) {
+		head := statementHead(query)
+		sc.running(head)
+		w := &lockWatch{p: p, sc: sc, start: time.Now(), stmt: head}
+		w.mu.Lock()
+		w.timer = time.AfterFunc(selfDeadlockCheck, w.check)
+		w.mu.Unlock()
+		return ctx, func(err error) error {
+			w.mu.Lock()
+			w.done = true
+			w.timer.Stop()
+			w.mu.Unlock()
+			sc.running("")
+			return w.explain(err)
+		}
+	}
+}
+
+func (w *lockWatch) check() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	rep, err := w.p.d.blockers(ctx, w.p.admin, w.sc.id)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return
+	}
+	if err == nil && len(rep.Holders) > 0 {
+		w.snap = rep
+		info, _, _ := w.sc.snapshot()
+		for _, h := range rep.Holders {
+			if info.Role != RoleTestTx && h.Conn.Role == RoleTestTx && h.Conn.Test != "" && h.Conn.Test == info.Test {
+				w.self = true
+			}
+		}
+		if w.self && !w.cancelled {
+			w.cancelled = true
+			go w.p.d.cancelQuery(context.Background(), w.p.admin, w.sc.id)
+			return
+		}
+	}
+	w.timer.Reset(recheckEvery)
+}
+
+func (w *lockWatch) explain(err error) error {
+	if err == nil {
+		return nil
+	}
+	var le *LockError
+	if errors.As(err, &le) {
+		return err
+	}
+	w.mu.Lock()
+	self, snap := w.self, w.snap
+	w.mu.Unlock()
+	deadlock, isLock := w.p.d.lockError(err)
+	if !self && !isLock {
+		return err
+	}
+	rep := snap
+	if rep == nil {
+		rep = &LockReport{}
+	}
+	info, _, _ := w.sc.snapshot()
+	rep.Backend, rep.Database, rep.Waiter, rep.Statement = w.p.b, w.sc.db, info, w.stmt
+	rep.Waited = time.Since(w.start)
+	rep.LockTimeout = time.Duration(w.sc.timeout.Load())
+	rep.SelfDeadlock, rep.Deadlock = self, deadlock
+	if deadlock {
+		rep.ServerDetail = w.p.d.deadlockDetail(err, w.p.admin)
+	}
+	rep.Remedy = serverRemedy(rep)
+	return &LockError{Err: err, Report: rep}
+}
+
+func serverRemedy(r *LockReport) string {
+	switch {
+	case r.Deadlock:
+		return "two transactions took the same locks in opposite orders: take them in one order " +
+			"(sort the rows or tables you update), or retry the transaction that lost"
+	case r.SelfDeadlock:
+		return "the test's transaction holds the lock until the test ends, so this connection can never get it: " +
+			"write through the test's handle (or its transaction), or open the code's pool with " +
+			"sql.Open(db.DriverName(), db.DSN()) so that it shares the test's transaction"
+	case r.Waiter.Role == RoleTestTx:
+		return "a separate connection holds the lock in an open transaction: commit or roll it back before the test writes, " +
+			"or let that code share the test's transaction through db.DSN()"
+	}
+	return "another transaction holds the lock: keep transactions short, and finish one before another writes the same rows"
+}
+
+// holderInfo names the server session id as dbtest knows it.
+func holderInfo(b Backend, id int64) (ConnInfo, string) {
+	if sc := lookupServerConn(b, id); sc != nil {
+		info, _, write := sc.snapshot()
+		return info, write
+	}
+	return ConnInfo{ID: int(id), Role: RoleUnknown}, ""
+}
+
+// PostgreSQL.
+
+func (postgresDialect) blockers(ctx context.Context, admin *sql.DB, waiter int64) (*LockReport, error) {
+	rep := &LockReport{}
+	err := admin.QueryRowContext(ctx, `SELECT coalesce(string_agg(mode || ' on ' || locktype, ', '), '')
+		FROM pg_locks WHERE pid = $1 AND NOT granted`, waiter).Scan(&rep.Wanted)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := admin.QueryContext(ctx, `SELECT a.pid, coalesce(a.state, ''), coalesce(a.query, ''),
+			coalesce(extract(epoch FROM clock_timestamp() - a.xact_start), 0)::float8,
+			coalesce((SELECT string_agg(DISTINCT l.mode, ', ') FROM pg_locks l
+				WHERE l.pid = a.pid AND l.granted AND l.locktype IN ('relation', 'transactionid', 'tuple')
+				AND l.mode NOT IN ('AccessShareLock', 'ExclusiveLock')), '')
+		FROM pg_stat_activity a WHERE a.pid = ANY (pg_blocking_pids($1))`, waiter)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var pid int64
+		var state, query, modes string
+		var age float64
+		if err := rows.Scan(&pid, &state, &query, &age, &modes); err != nil {
+			return nil, err
+		}
+		info, write := holderInfo(Postgres, pid)
+		if info.Role == RoleUnknown {
+			info.ID = int(pid)
+		}
+		h := LockHolder{Conn: info, Lock: modes, Since: -1, HeldFor: time.Duration(age * float64(time.Second)), Statement: write}
+		if h.Lock == "" {
+			h.Lock = "a conflicting lock"
+		}
+		if h.Statement == "" {
+			h.Statement = statementHead(query)
+		}
+		if state != "" && state != "active" {
+			h.Running = "nothing (" + state + ")"
+		} else {
+			h.Running = statementHead(query)
+		}
+		rep.Holders = append(rep.Holders, h)
+	}
+	return rep, rows.Err()
+}
+
+func (postgresDialect) cancelQuery(ctx context.Context, admin *sql.DB, id int64) {
+	admin.ExecContext(ctx, "SELECT pg_cancel_backend($1)", id)
+}
+
+func (postgresDialect) lockError(err error) (deadlock, lock bool) {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false, false
+	}
+	switch pe.Code {
+	case "40P01":
+		return true, true
+	case "55P03", "40001":
+		return false, true
+	}
+	return false, false
+}
+
+// deadlockDetail returns PostgreSQL's account of the deadlock. The server
+// sends the statements of the processes to its log only; dbtest adds those
+// of the processes it knows.
+func (postgresDialect) deadlockDetail(err error, _ *sql.DB) string {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return ""
+	}
+	lines := []string{pe.Detail}
+	seen := map[int64]bool{}
+	for _, m := range pgProcess.FindAllStringSubmatch(pe.Detail, -1) {
+		pid, _ := strconv.ParseInt(m[1], 10, 64)
+		if seen[pid] {
+			continue
+		}
+		seen[pid] = true
+		if sc := lookupServerConn(Postgres, pid); sc != nil {
+			info, stmt, write := sc.snapshot()
+			if stmt == "" {
+				stmt = write
+			}
+			lines = append(lines, fmt.Sprintf("Process %d (%s, opened at %s): %s", pid, info.Role, info.Location, stmt))
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+var pgProcess = regexp.MustCompile(`Process (\d+) waits`)
+
+// MySQL and MariaDB.
+
+// mysqlBlockers reads InnoDB's lock waits: MariaDB (and MySQL 5.7) through
+// information_schema, MySQL 8 through the sys schema.
+var mysqlBlockerQueries = []string{
+	`SELECT b.trx_mysql_thread_id, COALESCE(b.trx_query, ''),
+		TIMESTAMPDIFF(MICROSECOND, b.trx_started, NOW(6)),
+		COALESCE(bl.lock_mode, ''), COALESCE(bl.lock_table, ''), COALESCE(rl.lock_mode, '')
+	FROM information_schema.INNODB_LOCK_WAITS w
+	JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id
+	JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id
+	LEFT JOIN information_schema.INNODB_LOCKS bl ON bl.lock_id = w.blocking_lock_id
+	LEFT JOIN information_schema.INNODB_LOCKS rl ON rl.lock_id = w.requested_lock_id
+	WHERE r.trx_mysql_thread_id = ?`,
+	`SELECT blocking_pid, COALESCE(blocking_query, ''),
+		TIMESTAMPDIFF(MICROSECOND, blocking_trx_started, NOW(6)),
+		COALESCE(blocking_lock_mode, ''), COALESCE(locked_table, ''), COALESCE(waiting_lock_mode, '')
+	FROM sys.innodb_lock_waits WHERE waiting_pid = ?`,
+}
+
+func (mysqlDialect) blockers(ctx context.Context, admin *sql.DB, waiter int64) (*LockReport, error) {
+	var rows *sql.Rows
+	var err error
+	for _, q := range mysqlBlockerQueries {
+		if rows, err = admin.QueryContext(ctx, q, waiter); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	rep := &LockReport{}
+	for rows.Next() {
+		var id, micros int64
+		var query, mode, table, wanted string
+		if err := rows.Scan(&id, &query, &micros, &mode, &table, &wanted); err != nil {
+			return nil, err
+		}
+		info, write := holderInfo(MySQL, id)
+		if info.Role == RoleUnknown {
+			info.ID = int(id)
+		}
+		lock := strings.TrimSpace(mode + " lock on " + table)
+		if mode == "" {
+			lock = "a conflicting lock"
+		}
+		h := LockHolder{Conn: info, Lock: lock, Since: -1, HeldFor: time.Duration(micros) * time.Microsecond, Statement: write}
+		if h.Statement == "" {
+			h.Statement = statementHead(query)
+		}
+		if query == "" {
+			h.Running = "nothing (idle in transaction)"
+		} else {
+			h.Running = statementHead(query)
+		}
+		if wanted != "" {
+			rep.Wanted = wanted + " lock on " + table
+		}
+		rep.Holders = append(rep.Holders, h)
+	}
+	return rep, rows.Err()
+}
+
+func (mysqlDialect) cancelQuery(ctx context.Context, admin *sql.DB, id int64) {
+	admin.ExecContext(ctx, "KILL QUERY "+strconv.FormatInt(id, 10))
+}
+
+func (mysqlDialect) lockError(err error) (deadlock, lock bool) {
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) {
+		return false, false
+	}
+	switch me.Number {
+	case 1213:
+		return true, true
+	case 1205:
+		return false, true
+	}
+	return false, false
+}
+
+// deadlockDetail returns InnoDB's account of its latest deadlock: both
+// transactions and their statements.
+func (mysqlDialect) deadlockDetail(_ error, admin *sql.DB) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var typ, name, status string
+	if err := admin.QueryRowContext(ctx, "SHOW ENGINE INNODB STATUS").Scan(&typ, &name, &status); err != nil {
+		return ""
+	}
+	i := strings.Index(status, "LATEST DETECTED DEADLOCK")
+	if i < 0 {
+		return ""
+	}
+	section := status[i:]
+	if j := strings.Index(section, "\nTRANSACTIONS\n"); j > 0 {
+		section = section[:j]
+	}
+	var keep []string
+	for _, line := range strings.Split(section, "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "*** (") || strings.HasPrefix(line, "MySQL thread id") || strings.HasPrefix(line, "MariaDB thread id") ||
+			firstWord(line) == "UPDATE" || firstWord(line) == "INSERT" || firstWord(line) == "DELETE" || firstWord(line) == "SELECT" {
+			keep = append(keep, line)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
+// The raw drivers of the server backends: the real drivers, with each
+// connection's origin recorded and its statements watched.
+
+const (
+	postgresRawDriverName = "dbtest-pgx"
+	mysqlRawDriverName    = "dbtest-mysql"
+)
+
+func init() {
+	sql.Register(postgresRawDriverName, serverRawDriver{b: Postgres})
+	sql.Register(mysqlRawDriverName, serverRawDriver{b: MySQL})
+}
+
+type serverRawDriver struct{ b Backend }
+
+func (d serverRawDriver) Open(dsn string) (driver.Conn, error) {
+	c, err := d.OpenConnector(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return c.Connect(context.Background())
+}
+
+func (d serverRawDriver) OpenConnector(dsn string) (driver.Connector, error) {
+	var dbname string
+	var inner driver.Connector
+	var err error
+	switch d.b {
+	case Postgres:
+		cfg, perr := pgx.ParseConfig(dsn)
+		if perr != nil {
+			return nil, fmt.Errorf("dbtest: %w", redactErr(perr, dsn))
+		}
+		dbname = cfg.Database
+		inner, err = postgresDialect{}.connector(dsn)
+	case MySQL:
+		cfg, perr := mysql.ParseDSN(dsn)
+		if perr != nil {
+			return nil, fmt.Errorf("dbtest: %w", redactErr(perr, dsn))
+		}
+		dbname = cfg.DBName
+		inner, err = mysqlDialect{}.connector(dsn)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &serverRawConnector{d: d, inner: inner, db: dbname}, nil
+}
+
+type serverRawConnector struct {
+	d     serverRawDriver
+	inner driver.Connector
+	db    string
+}
+
+func (c *serverRawConnector) Driver() driver.Driver { return c.d }
+
+func (c *serverRawConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	loc := callerOutside()
+	dc, err := c.inner.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	prov, err := getProvider(ctx, c.d.b)
+	if err != nil {
+		return dc, nil // no dbtest server: a plain connection
+	}
+	sp, ok := prov.(*serverProvider)
+	if !ok {
+		return dc, nil
+	}
+	id, err := serverSessionID(ctx, c.d.b, dc)
+	if err != nil {
+		dc.Close()
+		return nil, err
+	}
+	test, _ := currentTest(c.db)
+	sc := &serverConn{b: c.d.b, id: id, db: c.db, info: ConnInfo{ID: int(id), Role: RoleRaw, Location: loc, Test: test}}
+	sc.timeout.Store(int64(rawLockTimeout(c.db)))
+	key := serverConnKey(c.d.b, id)
+	serverConns.Store(key, sc)
+	markRawConn(c.db)
+	return &reportingConn{Conn: dc, hook: sp.watchHook(sc), explain: noFinish,
+		onClose: func() { serverConns.CompareAndDelete(key, sc) }}, nil
+}
+
+// rawConns counts, per database, the raw connections opened to it during
+// the current test: their commits escape the test's rollback, so cleanup
+// checks the database when there were any.
+var rawConns sync.Map // database name → *atomic.Int64
+
+func markRawConn(db string) {
+	v, _ := rawConns.LoadOrStore(db, new(atomic.Int64))
+	v.(*atomic.Int64).Add(1)
+}
+
+// takeRawConns returns how many raw connections were opened to db since
+// the last call, and starts counting again.
+func takeRawConns(db string) int64 {
+	if v, ok := rawConns.Load(db); ok {
+		return v.(*atomic.Int64).Swap(0)
+	}
+	return 0
+}
+
+// rawLockTimeout is the lock timeout of the test now using db.
+var rawTimeouts sync.Map // database name → time.Duration
+
+func rawLockTimeout(db string) time.Duration {
+	if v, ok := rawTimeouts.Load(db); ok {
+		return v.(time.Duration)
+	}
+	return DefaultLockTimeout
+}
