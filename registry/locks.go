@@ -81,7 +81,7 @@ func (r *Repo) tryLock(ctx context.Context, machineID int64, holder string, now,
 	if err != nil {
 		return MachineTableLockWrite{}, r.wrap(err, "machine %d: reading the table lock", machineID)
 	}
-	if id != 0 && l.ID == id {
+	if id != 0 && l.ID == id && l.Holder == holder {
 		return l, nil
 	}
 	return MachineTableLockWrite{}, &LockHeldError{MachineID: machineID, Holder: l.Holder, ExpiresAt: l.ExpiresAt}

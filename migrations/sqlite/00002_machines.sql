@@ -31,8 +31,12 @@ CREATE TABLE data_lines_operations (
 CREATE INDEX data_lines_operations_machine_id_idx ON data_lines_operations (machine_id, id);
 CREATE INDEX data_lines_operations_user_id_idx ON data_lines_operations (user_id);
 
+-- AUTOINCREMENT, unlike the other tables: a lock's id identifies one
+-- tenure of the lock, so it must never be handed out again after the row is
+-- deleted (a plain INTEGER PRIMARY KEY reuses the highest id), or a holder
+-- whose lock expired and was taken over could release its successor's.
 CREATE TABLE machine_table_lock_writes (
-    id          INTEGER PRIMARY KEY,
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
     machine_id  INTEGER  NOT NULL UNIQUE REFERENCES machines (id) ON DELETE CASCADE,
     holder      TEXT     NOT NULL,
     acquired_at DATETIME NOT NULL,
