@@ -150,7 +150,7 @@ func connect(ctx context.Context, b Backend, cfg *config) (*DB, error) {
 			return nil, fmt.Errorf("dbtest: %s: starting the test's transaction: %w", b, err)
 		}
 	}
-	db.sess = &session{eng: eng, conn: sl.conn, logf: cfg.logf}
+	db.sess = &session{eng: eng, conn: sl.conn, logf: cfg.logf, passTxControl: cfg.passTxControl}
 	db.test = cfg.testName
 	if db.test == "" {
 		db.test = "handle " + db.id
@@ -257,10 +257,14 @@ func (db *DB) Release(ctx context.Context) error {
 		}
 	} else if !stillOpen {
 		clean = false
-		problems = append(problems, "the test's transaction was no longer open at cleanup: something committed or rolled it back, and its writes escaped")
+		p := "the test's transaction was no longer open at cleanup: something committed or rolled it back, and what the test wrote until then escaped the rollback"
+		if len(s.passed) > 0 {
+			p = fmt.Sprintf("the test's transaction was ended from inside by %s; what the test wrote until then escaped the rollback", strings.Join(s.passed, ", then "))
+		}
+		problems = append(problems, p)
 	}
 	if err == nil {
-		if p := db.escapedWrites(rctx); p != "" {
+		if p := db.escapedWrites(rctx, !stillOpen); p != "" {
 			clean = false
 			problems = append(problems, p)
 		}
@@ -277,15 +281,15 @@ func (db *DB) Release(ctx context.Context) error {
 
 // escapedWrites reports writes that other connections committed to the
 // test's database: the rollback did not undo them.
-func (db *DB) escapedWrites(ctx context.Context) string {
+func (db *DB) escapedWrites(ctx context.Context, committed bool) string {
 	sl := db.slot
-	changed := false
+	changed := committed
 	switch db.backend {
 	case SQLite:
 		v, err := sqliteDataVersion(ctx, sl.conn)
-		changed = err != nil || v != db.dataVersion
+		changed = changed || err != nil || v != db.dataVersion
 	default:
-		changed = takeRawConns(sl.name) > 0
+		changed = takeRawConns(sl.name) > 0 || changed
 	}
 	if !changed {
 		return ""
@@ -296,10 +300,12 @@ func (db *DB) escapedWrites(ctx context.Context) string {
 	}
 	diffs := diffCounts(sl.baseline, now)
 	switch {
+	case len(diffs) > 0 && committed:
+		return "tables left changed: " + strings.Join(diffs, ", ")
 	case len(diffs) > 0:
 		return "writes through a separate connection escaped the test's rollback: " + strings.Join(diffs, ", ") +
 			"; let that code share the test's transaction (db.DSN()) or clean up what it commits"
-	case db.backend == SQLite:
+	case db.backend == SQLite && !committed:
 		return "another connection committed to the test's database during the test (row counts are unchanged); its writes escaped the rollback"
 	}
 	return ""

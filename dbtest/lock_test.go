@@ -229,3 +229,35 @@ func TestDeadlockReported(t *testing.T) {
 		})
 	}
 }
+
+// TestCommitFromInsideCaught: code under test calls COMMIT on the
+// connection it was handed. With WithTransactionControl the statement goes
+// through, as it would without dbtest: the test's rows escape. Cleanup
+// catches it on every backend, naming the statement and the tables.
+func TestCommitFromInsideCaught(t *testing.T) {
+	for _, b := range dbtest.Backends() {
+		t.Run(string(b), func(t *testing.T) {
+			db := connectOrSkip(t, b, itemsSchema(), dbtest.WithTransactionControl())
+			mustExec(t, db, "INSERT INTO items (id, name) VALUES (1, 'written by the test')")
+			if _, err := db.Exec("COMMIT"); err != nil { // what the data-frame library did
+				t.Fatal(err)
+			}
+			mustExec(t, db, "INSERT INTO items (id, name) VALUES (2, 'after the commit')")
+			err := db.Release(context.Background())
+			if err == nil {
+				t.Fatal("Release did not catch the COMMIT")
+			}
+			for _, want := range []string{"ended from inside by COMMIT at lock_test.go:", "items (+2 rows)"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("Release error lacks %q:\n%v", want, err)
+				}
+			}
+			t.Log(err)
+			next := connectOrSkip(t, b, itemsSchema())
+			defer next.Release(context.Background())
+			if n := count(t, next, "SELECT COUNT(*) FROM items"); n != 0 {
+				t.Fatalf("the next handle sees %d rows, want 0", n)
+			}
+		})
+	}
+}

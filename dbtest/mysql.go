@@ -36,13 +36,7 @@ func (mysqlDialect) inTransaction(ctx context.Context, c driver.Conn) (bool, err
 	if err := rows.Next(dest); err != nil {
 		return true, nil
 	}
-	switch v := dest[0].(type) {
-	case int64:
-		return v != 0, nil
-	case []byte:
-		return string(v) != "0", nil
-	}
-	return true, nil
+	return asInt(dest[0]) != 0, nil
 }
 
 // setLockTimeout sets InnoDB's row-lock wait and the metadata-lock wait,

@@ -20,13 +20,14 @@ const DefaultLockTimeout = time.Second
 type Option func(*config) error
 
 type config struct {
-	migrations   func(dialect string) (fs.FS, error)
-	noMigrations bool
-	lockTimeout  time.Duration
-	logf         func(format string, args ...any)
-	given        map[string]bool
-	testName     string // the test that opens the handle
-	openedAt     string // file:line of the code that asked for it
+	migrations    func(dialect string) (fs.FS, error)
+	noMigrations  bool
+	lockTimeout   time.Duration
+	logf          func(format string, args ...any)
+	given         map[string]bool
+	passTxControl bool
+	testName      string // the test that opens the handle
+	openedAt      string // file:line of the code that asked for it
 }
 
 // openedAt records where Each was called, for the handles it opens.
@@ -131,6 +132,22 @@ func WithLogf(logf func(format string, args ...any)) Option {
 			return err
 		}
 		c.logf = logf
+		return nil
+	}
+}
+
+// WithTransactionControl lets COMMIT, ROLLBACK and BEGIN statements through
+// to the server instead of refusing them, to reproduce what they do to a
+// test: the test's transaction ends, and everything written until then, and
+// after, escapes the rollback. Cleanup still catches it: it fails the test,
+// naming the statement and where it came from, and the tables left
+// changed, and it rebuilds the database for the next test.
+func WithTransactionControl() Option {
+	return func(c *config) error {
+		if err := c.once("WithTransactionControl"); err != nil {
+			return err
+		}
+		c.passTxControl = true
 		return nil
 	}
 }

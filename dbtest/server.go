@@ -63,6 +63,10 @@ type serverProvider struct {
 	ctl *sql.Conn
 	seq int
 	ver string
+
+	// checks bounds the lock checks running at once: a slow machine makes
+	// many statements outlast selfDeadlockCheck, and each check is a query.
+	checks chan struct{}
 }
 
 func newServerProvider(ctx context.Context, b Backend, token string) (*serverProvider, error) {
@@ -85,7 +89,11 @@ func newServerProvider(ctx context.Context, b Backend, token string) (*serverPro
 	if err != nil {
 		return nil, fmt.Errorf("dbtest: %s: %s: %w", b, env, err)
 	}
-	p := &serverProvider{d: d, b: b, base: base, token: token, admin: sql.OpenDB(conn)}
+	p := &serverProvider{d: d, b: b, base: base, token: token, admin: sql.OpenDB(conn),
+		checks: make(chan struct{}, maxLockChecks)}
+	// The control connection, plus the lock checks.
+	p.admin.SetMaxOpenConns(1 + maxLockChecks)
+	p.admin.SetMaxIdleConns(1 + maxLockChecks)
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	p.ctl, err = p.admin.Conn(cctx)

@@ -33,6 +33,7 @@ import (
 const (
 	selfDeadlockCheck = 50 * time.Millisecond
 	recheckEvery      = 200 * time.Millisecond
+	maxLockChecks     = 2 // per server, at once
 )
 
 // serverConn is a server session that dbtest opened.
@@ -125,6 +126,7 @@ type lockWatch struct {
 	self      bool
 	snap      *LockReport
 	cancelled bool
+	inflight  sync.WaitGroup // a check that is running
 }
 
 // watchHook returns the statement hook of connection sc.
@@ -141,6 +143,7 @@ func (p *serverProvider) watchHook(sc *serverConn) stmtHook {
 			w.done = true
 			w.timer.Stop()
 			w.mu.Unlock()
+			w.inflight.Wait() // leave no check behind
 			sc.running("")
 			return w.explain(err)
 		}
@@ -148,9 +151,26 @@ func (p *serverProvider) watchHook(sc *serverConn) stmtHook {
 }
 
 func (w *lockWatch) check() {
+	w.mu.Lock()
+	if w.done {
+		w.mu.Unlock()
+		return
+	}
+	select {
+	case w.p.checks <- struct{}{}:
+	default:
+		// Enough checks are running; look again later.
+		w.timer.Reset(recheckEvery)
+		w.mu.Unlock()
+		return
+	}
+	w.inflight.Add(1)
+	w.mu.Unlock()
+	defer w.inflight.Done()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
 	rep, err := w.p.d.blockers(ctx, w.p.admin, w.sc.id)
+	cancel()
+	<-w.p.checks
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.done {
@@ -166,7 +186,9 @@ func (w *lockWatch) check() {
 		}
 		if w.self && !w.cancelled {
 			w.cancelled = true
-			go w.p.d.cancelQuery(context.Background(), w.p.admin, w.sc.id)
+			cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			w.p.d.cancelQuery(cctx, w.p.admin, w.sc.id)
+			cancel()
 			return
 		}
 	}
@@ -344,12 +366,10 @@ var mysqlBlockerQueries = []string{
 }
 
 func (mysqlDialect) blockers(ctx context.Context, admin *sql.DB, waiter int64) (*LockReport, error) {
-	var rows *sql.Rows
-	var err error
-	for _, q := range mysqlBlockerQueries {
-		if rows, err = admin.QueryContext(ctx, q, waiter); err == nil {
-			break
-		}
+	rows, err := admin.QueryContext(ctx, mysqlBlockerQueries[0], waiter)
+	var me *mysql.MySQLError
+	if errors.As(err, &me) && (me.Number == 1109 || me.Number == 1146) { // unknown table: MySQL 8
+		rows, err = admin.QueryContext(ctx, mysqlBlockerQueries[1], waiter)
 	}
 	if err != nil {
 		return nil, err
