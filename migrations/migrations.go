@@ -10,8 +10,7 @@
 //
 // # Running them
 //
-// [NewProvider] returns a goose [goose.Provider] over the files of a
-// dialect; its Up, Down, UpTo and DownTo methods do the work:
+// [NewProvider] returns a [goose.Provider] over the files of a dialect; its Up, Down, UpTo and DownTo methods do the work:
 //
 //	p, err := migrations.NewProvider("postgres", db)
 //	if err != nil {
@@ -32,6 +31,25 @@
 // its user (ON DELETE RESTRICT) and outlives its machine (ON DELETE SET
 // NULL). On SQLite foreign keys are enforced only on connections that
 // enable PRAGMA foreign_keys.
+//
+// # Rationale
+//
+//   - SQLite ids are plain INTEGER PRIMARY KEY, except on
+//     machine_table_lock_writes, which is AUTOINCREMENT: a lock's id names
+//     one tenure of the lock and must never be handed out again, while a
+//     plain rowid reuses the highest id once its row is deleted.
+//   - SQLite timestamps are text of one fixed width, with defaults in the
+//     same shape, because SQLite compares them as text: RFC 3339 with a
+//     variable number of fractional digits sorts 12:00:00.5Z before
+//     12:00:00Z.
+//   - data_table_name is unique regardless of case on every backend
+//     (COLLATE NOCASE on SQLite, a unique index on lower() on PostgreSQL,
+//     the case-insensitive collation on MySQL), because SQLite table names
+//     ignore case: two machines must never share a table.
+//   - MySQL TEXT columns take their defaults as parenthesised expressions,
+//     the only form MySQL 8 accepts for TEXT, and one MariaDB accepts too.
+//   - Every column has a default where a sensible one exists, so that
+//     fixtures may leave it out, identically on all three backends.
 package migrations
 
 import (

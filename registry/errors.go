@@ -47,6 +47,7 @@ type LockHeldError struct {
 	ExpiresAt time.Time // when it may be taken over, in UTC
 }
 
+// Error names the machine, the holder and the expiry.
 func (e *LockHeldError) Error() string {
 	return fmt.Sprintf("registry: machine %d: table lock held by %q until %s",
 		e.MachineID, e.Holder, e.ExpiresAt.Format(time.RFC3339Nano))
@@ -62,6 +63,7 @@ type TransitionError struct {
 	From, To WorkStatus
 }
 
+// Error names the work and both statuses.
 func (e *TransitionError) Error() string {
 	return fmt.Sprintf("registry: work %d: cannot go from %q to %q", e.WorkID, e.From, e.To)
 }

@@ -89,13 +89,6 @@ func mustErr(t *testing.T, what string, err, target error, words ...string) {
 	}
 }
 
-// world is a small registry: users, teams and machines the tests share.
-type world struct {
-	users    map[string]registry.User
-	teams    map[string]registry.Team
-	machines map[string]registry.Machine
-}
-
 func mustUser(t *testing.T, r *registry.Repo, name string) registry.User {
 	t.Helper()
 	u, err := r.CreateUser(t.Context(), registry.User{Username: name, Email: name + "@example.com"})
