@@ -134,7 +134,10 @@ func connect(ctx context.Context, b Backend, cfg *config) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := getPool(prov, b, mig)
+	if cfg.sqliteWAL && b != SQLite {
+		cfg.sqliteWAL = false // an SQLite option: the servers ignore it
+	}
+	p := getPool(prov, b, mig, slotOptions{wal: cfg.sqliteWAL})
 	sl, err := p.acquire(ctx)
 	if err != nil {
 		return nil, err

@@ -261,3 +261,64 @@ func TestCommitFromInsideCaught(t *testing.T) {
 		})
 	}
 }
+
+// TestSQLiteJournalVersusWAL shows the contrast: a long read transaction
+// keeps a writer from committing in rollback-journal mode (dbtest's
+// in-memory databases), and does not in WAL mode.
+func TestSQLiteJournalVersusWAL(t *testing.T) {
+	for _, mode := range []string{"journal", "wal"} {
+		t.Run(mode, func(t *testing.T) {
+			opts := []dbtest.Option{itemsSchema(), dbtest.WithLockTimeout(200 * time.Millisecond)}
+			if mode == "wal" {
+				opts = append(opts, dbtest.WithSQLiteWAL())
+			}
+			db, err := dbtest.Connect(context.Background(), dbtest.SQLite, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			reader, err := sql.Open(db.RawDriverName(), db.RawDSN())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer reader.Close()
+			writer, err := sql.Open(db.RawDriverName(), db.RawDSN())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer writer.Close()
+			ctx := context.Background()
+			rtx, err := reader.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rtx.Rollback()
+			count(t, rtx, "SELECT COUNT(*) FROM items") // the long read holds SHARED
+			_, err = writer.Exec("INSERT INTO items (id, name) VALUES (1, 'written while a read is open')")
+			switch mode {
+			case "journal":
+				var le *dbtest.LockError
+				if !errors.As(err, &le) {
+					t.Fatalf("the writer committed during a read in rollback-journal mode: err = %v", err)
+				}
+				if le.Report.Wanted != "EXCLUSIVE" && le.Report.Wanted != "PENDING" {
+					t.Errorf("the writer wanted %s, want EXCLUSIVE", le.Report.Wanted)
+				}
+				t.Log(err)
+			case "wal":
+				if err != nil {
+					t.Fatalf("WAL mode: the writer was blocked by a reader: %v", err)
+				}
+				if n := count(t, rtx, "SELECT COUNT(*) FROM items"); n != 0 {
+					t.Errorf("the reader's snapshot changed under it: %d rows", n)
+				}
+			}
+			rtx.Rollback()
+			reader.Close()
+			writer.Close()
+			err = db.Release(ctx)
+			if mode == "wal" && (err == nil || !strings.Contains(err.Error(), "items (+1 rows)")) {
+				t.Errorf("the writer's commit escaped the rollback unreported: %v", err)
+			}
+		})
+	}
+}

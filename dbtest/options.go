@@ -26,6 +26,7 @@ type config struct {
 	logf          func(format string, args ...any)
 	given         map[string]bool
 	passTxControl bool
+	sqliteWAL     bool
 	testName      string // the test that opens the handle
 	openedAt      string // file:line of the code that asked for it
 }
@@ -148,6 +149,20 @@ func WithTransactionControl() Option {
 			return err
 		}
 		c.passTxControl = true
+		return nil
+	}
+}
+
+// WithSQLiteWAL puts the SQLite database in a file in WAL mode instead of
+// in memory, where SQLite uses its rollback journal. In WAL mode readers
+// do not block the writer, nor the writer readers; in rollback-journal mode
+// a long read keeps a writer from committing. The servers ignore it.
+func WithSQLiteWAL() Option {
+	return func(c *config) error {
+		if err := c.once("WithSQLiteWAL"); err != nil {
+			return err
+		}
+		c.sqliteWAL = true
 		return nil
 	}
 }

@@ -36,7 +36,7 @@ type engine interface {
 type provider interface {
 	engine() engine
 	// newSlot creates a database migrated with m.
-	newSlot(ctx context.Context, m *migrationSet) (*slot, error)
+	newSlot(ctx context.Context, m *migrationSet, o slotOptions) (*slot, error)
 	dropSlot(ctx context.Context, sl *slot) error
 	// rawDSN is a DSN of the real driver for sl's database.
 	rawDSN(sl *slot, lockTimeout time.Duration) string
@@ -81,10 +81,18 @@ func (sl *slot) disconnect() {
 	}
 }
 
-// A pool holds the slots of one backend and one set of migrations.
+// slotOptions are the options that make databases differ, beyond their
+// migrations.
+type slotOptions struct {
+	wal bool // SQLite: a file in WAL mode instead of memory
+}
+
+// A pool holds the slots of one backend, one set of migrations and one set
+// of slot options.
 type pool struct {
 	prov provider
 	mig  *migrationSet
+	opts slotOptions
 
 	mu   sync.Mutex
 	free []*slot
@@ -100,7 +108,7 @@ func (p *pool) acquire(ctx context.Context) (*slot, error) {
 		return sl, nil
 	}
 	p.mu.Unlock()
-	sl, err := p.prov.newSlot(ctx, p.mig)
+	sl, err := p.prov.newSlot(ctx, p.mig, p.opts)
 	if err != nil {
 		return nil, err
 	}
@@ -295,8 +303,8 @@ func getProvider(ctx context.Context, b Backend) (provider, error) {
 	return e.prov, e.err
 }
 
-func getPool(prov provider, b Backend, m *migrationSet) *pool {
-	key := string(b) + "/" + m.key
+func getPool(prov provider, b Backend, m *migrationSet, o slotOptions) *pool {
+	key := fmt.Sprintf("%s/%s/%+v", b, m.key, o)
 	state.mu.Lock()
 	defer state.mu.Unlock()
 	if state.pools == nil {
@@ -304,7 +312,7 @@ func getPool(prov provider, b Backend, m *migrationSet) *pool {
 	}
 	p := state.pools[key]
 	if p == nil {
-		p = &pool{prov: prov, mig: m, all: make(map[*slot]struct{})}
+		p = &pool{prov: prov, mig: m, opts: o, all: make(map[*slot]struct{})}
 		state.pools[key] = p
 	}
 	return p

@@ -38,6 +38,17 @@ var reaper struct {
 // startReaper makes sure the companion knows to drop the databases of token
 // on the server named by base.
 func startReaper(b Backend, base, token string) error {
+	return tellReaper("server", string(b), token, strings.ReplaceAll(base, "\n", " "))
+}
+
+// registerCleanupDir has the companion remove dir, a directory of SQLite
+// files, when the process ends.
+func registerCleanupDir(dir string) error {
+	return tellReaper("dir", dir)
+}
+
+// tellReaper starts the companion if needed and sends it a line.
+func tellReaper(fields ...string) error {
 	reaper.mu.Lock()
 	defer reaper.mu.Unlock()
 	if reaper.err != nil {
@@ -70,7 +81,7 @@ func startReaper(b Backend, base, token string) error {
 		go cmd.Wait() // reap it, should it exit first
 		reaper.pipe = w
 	}
-	_, err := fmt.Fprintf(reaper.pipe, "%s\t%s\t%s\n", b, token, strings.ReplaceAll(base, "\n", " "))
+	_, err := fmt.Fprintln(reaper.pipe, strings.Join(fields, "\t"))
 	return err
 }
 
@@ -78,15 +89,24 @@ func startReaper(b Backend, base, token string) error {
 func runCleanup() int {
 	type server struct{ b, token, base string }
 	var servers []server
+	var dirs []string
 	sc := bufio.NewScanner(os.Stdin)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		f := strings.SplitN(sc.Text(), "\t", 3)
-		if len(f) == 3 {
-			servers = append(servers, server{f[0], f[1], f[2]})
+		f := strings.SplitN(sc.Text(), "\t", 4)
+		switch {
+		case len(f) == 4 && f[0] == "server":
+			servers = append(servers, server{f[1], f[2], f[3]})
+		case len(f) == 2 && f[0] == "dir":
+			dirs = append(dirs, f[1])
 		}
 	}
 	code := 0
+	for _, d := range dirs {
+		if os.RemoveAll(d) != nil {
+			code = 1
+		}
+	}
 	for _, s := range servers {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		if err := dropToken(ctx, Backend(s.b), s.base, s.token); err != nil {

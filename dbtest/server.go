@@ -125,7 +125,7 @@ func (p *serverProvider) rawDSN(sl *slot, lockTimeout time.Duration) string {
 	return dsn
 }
 
-func (p *serverProvider) newSlot(ctx context.Context, m *migrationSet) (*slot, error) {
+func (p *serverProvider) newSlot(ctx context.Context, m *migrationSet, _ slotOptions) (*slot, error) {
 	p.mu.Lock()
 	p.seq++
 	name := fmt.Sprintf("dbtest_%s_%d", p.token, p.seq)

@@ -133,6 +133,7 @@ type sqliteProvider struct {
 	mu        sync.Mutex
 	templates map[string][]byte // by migration key
 	seq       int
+	dir       string // file databases, made on first use
 }
 
 var sqliteSerialize sync.Mutex // serdes hands files over through a global
@@ -157,7 +158,8 @@ func sqliteDSN(name string, lockTimeout time.Duration) string {
 }
 
 func (p *sqliteProvider) rawDSN(sl *slot, lockTimeout time.Duration) string {
-	return tracedSQLiteDSN(sl.name, 0, lockTimeout)
+	c := sl.connector.(*sqliteConnector)
+	return tracedSQLiteDSN(c.path, c.wal, 0, lockTimeout)
 }
 
 func (p *sqliteProvider) template(ctx context.Context, m *migrationSet) ([]byte, error) {
@@ -200,7 +202,7 @@ func (p *sqliteProvider) template(ctx context.Context, m *migrationSet) ([]byte,
 	return data, nil
 }
 
-func (p *sqliteProvider) newSlot(ctx context.Context, m *migrationSet) (*slot, error) {
+func (p *sqliteProvider) newSlot(ctx context.Context, m *migrationSet, o slotOptions) (*slot, error) {
 	if _, err := InitSQLite(); err != nil {
 		return nil, fmt.Errorf("dbtest: sqlite: %w", err)
 	}
@@ -210,18 +212,61 @@ func (p *sqliteProvider) newSlot(ctx context.Context, m *migrationSet) (*slot, e
 	}
 	p.mu.Lock()
 	p.seq++
-	name := fmt.Sprintf("dbtest-%s-%d", p.token, p.seq)
+	seq := p.seq
 	p.mu.Unlock()
+	if o.wal {
+		dir, err := p.fileDir()
+		if err != nil {
+			return nil, err
+		}
+		path := filepath.Join(dir, fmt.Sprintf("%d.db", seq))
+		if err := os.WriteFile(path, tmpl, 0o600); err != nil {
+			return nil, fmt.Errorf("dbtest: sqlite: %w", err)
+		}
+		conn := &sqliteConnector{path: path, wal: true, role: RoleTestTx, lockTimeout: DefaultLockTimeout}
+		return &slot{name: path, connector: conn, lockTimeout: DefaultLockTimeout}, nil
+	}
+	name := fmt.Sprintf("dbtest-%s-%d", p.token, seq)
 	memdb.Create(name, append([]byte(nil), tmpl...))
-	conn := &sqliteConnector{name: name, role: RoleTestTx, lockTimeout: DefaultLockTimeout}
+	conn := &sqliteConnector{path: "/" + name, role: RoleTestTx, lockTimeout: DefaultLockTimeout}
 	return &slot{name: name, connector: conn, lockTimeout: DefaultLockTimeout}, nil
 }
 
+// fileDir is the directory of this process's file databases.
+func (p *sqliteProvider) fileDir() (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.dir == "" {
+		dir, err := os.MkdirTemp("", "dbtest-"+p.token+"-")
+		if err != nil {
+			return "", fmt.Errorf("dbtest: sqlite: %w", err)
+		}
+		p.dir = dir
+		registerCleanupDir(dir)
+	}
+	return p.dir, nil
+}
+
 func (p *sqliteProvider) dropSlot(_ context.Context, sl *slot) error {
-	memdb.Delete(sl.name)
-	dropTracker("/" + sl.name)
+	c := sl.connector.(*sqliteConnector)
+	if c.wal {
+		for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+			os.Remove(c.path + suffix)
+		}
+	} else {
+		memdb.Delete(sl.name)
+	}
+	dropTracker(c.path)
 	currentTests.Delete(sl.name)
 	return nil
 }
 
-func (p *sqliteProvider) close(context.Context) error { return nil }
+func (p *sqliteProvider) close(context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.dir != "" {
+		os.RemoveAll(p.dir)
+		p.dir = ""
+	}
+	return nil
+}

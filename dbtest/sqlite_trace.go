@@ -248,6 +248,10 @@ func sqliteRemedy(r *LockReport) string {
 				"sql.Open(db.DriverName(), db.DSN()) so that it shares the test's transaction"
 		}
 	}
+	if (r.Wanted == "EXCLUSIVE" || r.Wanted == "PENDING") && len(r.Holders) > 0 && r.Holders[0].Lock == "SHARED" {
+		return "a read transaction holds SHARED: in rollback-journal mode a writer cannot commit while any reader is open; " +
+			"end the read transaction first, or use WAL mode (dbtest.WithSQLiteWAL), where readers do not block the writer"
+	}
 	if r.Waiter.Role == RoleTestTx {
 		return "another connection holds the lock: commit or roll back its transaction before the test writes, " +
 			"or let it share the test's transaction through db.DSN()"
@@ -272,10 +276,16 @@ func lockName(l vfs.LockLevel) string {
 	return "lock " + strconv.Itoa(int(l))
 }
 
-// tracedSQLiteDSN is the DSN of connection id to database name.
-func tracedSQLiteDSN(name string, id int64, lockTimeout time.Duration) string {
+// tracedSQLiteDSN is the DSN of connection id to the database at path: an
+// in-memory database, or a file in WAL mode.
+func tracedSQLiteDSN(path string, wal bool, id int64, lockTimeout time.Duration) string {
 	q := url.Values{}
-	q.Set("vfs", traceVFSName)
+	if wal {
+		q.Set("vfs", traceFileVFSName)
+		q.Add("_pragma", "journal_mode(wal)")
+	} else {
+		q.Set("vfs", traceVFSName)
+	}
 	q.Add("_pragma", "foreign_keys(1)")
 	// The busy handler that dbtest installs replaces this busy timeout;
 	// it is there for the plain sqlite3 driver.
@@ -285,14 +295,15 @@ func tracedSQLiteDSN(name string, id int64, lockTimeout time.Duration) string {
 	} else {
 		q.Set("dbtest_lock_timeout", lockTimeout.String())
 	}
-	return (&url.URL{Scheme: "file", OmitHost: true, Path: "/" + name, RawQuery: q.Encode()}).String()
+	return (&url.URL{Scheme: "file", OmitHost: true, Path: path, RawQuery: q.Encode()}).String()
 }
 
 // sqliteConnector opens traced connections to one database: each one gets
 // an id, an origin, a statement trace and a busy handler that gives up at
 // the lock timeout, or at once when it waits on the test's own transaction.
 type sqliteConnector struct {
-	name        string
+	path        string // "/<name>" in memory, or the file's path
+	wal         bool   // a file in WAL mode
 	role        ConnRole
 	lockTimeout time.Duration
 	test        func() (test, location string) // the test using the database now
@@ -311,7 +322,7 @@ func (c *sqliteConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	}
 	pendingConns.Store(int(id), info)
 	defer pendingConns.Delete(int(id))
-	inner, err := (&sqlitedriver.SQLite{}).OpenConnector(tracedSQLiteDSN(c.name, id, c.lockTimeout))
+	inner, err := (&sqlitedriver.SQLite{}).OpenConnector(tracedSQLiteDSN(c.path, c.wal, id, c.lockTimeout))
 	if err != nil {
 		return nil, err
 	}
@@ -319,7 +330,7 @@ func (c *sqliteConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr := trackerFor("/" + c.name)
+	tr := trackerFor(c.path)
 	cs := tr.conn(int(id))
 	if cs == nil {
 		dc.Close()
@@ -345,7 +356,7 @@ func (c *sqliteConnector) Connect(ctx context.Context) (driver.Conn, error) {
 func (c *sqliteConnector) state() (*lockTracker, *connState) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return trackerFor("/" + c.name), c.last
+	return trackerFor(c.path), c.last
 }
 
 // instrument installs the busy handler: it backs off up to the lock
@@ -421,8 +432,12 @@ func (sqliteRawDriver) OpenConnector(dsn string) (driver.Connector, error) {
 		}
 		timeout = d
 	}
+	wal := q.Get("vfs") == traceFileVFSName
 	name := u.Path[1:]
-	c := &sqliteConnector{name: name, role: RoleRaw, lockTimeout: timeout}
+	if wal {
+		name = u.Path
+	}
+	c := &sqliteConnector{path: u.Path, wal: wal, role: RoleRaw, lockTimeout: timeout}
 	c.test = func() (string, string) { return currentTest(name) }
 	return c, nil
 }

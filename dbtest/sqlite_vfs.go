@@ -9,7 +9,12 @@ import (
 
 // traceVFSName is the VFS of dbtest's SQLite databases: the memdb VFS, with
 // every lock of every main database file recorded (see sqlite_trace.go).
-const traceVFSName = "dbtest"
+// traceFileVFSName is the same over the os VFS, for databases in WAL mode,
+// which needs files and shared memory.
+const (
+	traceVFSName     = "dbtest"
+	traceFileVFSName = "dbtest-file"
+)
 
 // connParam is the URI parameter that tells the VFS which connection opens
 // a file.
@@ -17,6 +22,7 @@ const connParam = "dbtest_conn"
 
 func init() {
 	vfs.Register(traceVFSName, traceVFS{base: vfs.Find("memdb")})
+	vfs.Register(traceFileVFSName, traceVFS{base: vfs.Find("os")})
 }
 
 type traceVFS struct{ base vfs.VFS }
