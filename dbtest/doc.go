@@ -64,6 +64,37 @@
 // test's transaction; dbtest refuses it with [ErrTransactionControl] and
 // fails the test, naming the statement and where it came from.
 //
+// # Lock diagnosis
+//
+// Every lock error under dbtest, on the test's handle and on raw
+// connections, is a *[LockError]: errors.Is(err, [ErrLocked]) holds, the
+// driver's own error is still reachable (errors.Is(err, sqlite3.BUSY),
+// errors.As to *pgconn.PgError or *mysql.MySQLError), and errors.As gives
+// the [LockReport]: which connection waited for which lock, who held it,
+// since which statement, for how long, and how to fix it.
+//
+//	connection #2 (opened at export_test.go:41, separate connection) wanted RESERVED for INSERT INTO m1 ...
+//	connection #1 (the test transaction, opened by dbtest.Open at workflow_test.go:17) has held RESERVED since its INSERT INTO users ... at +0.3ms
+//	fix: write through the test's handle, or open the code's pool with sql.Open(db.DriverName(), db.DSN())
+//
+// On SQLite a tracing VFS records every lock level each connection takes,
+// and the report carries that timeline. On PostgreSQL dbtest asks
+// pg_blocking_pids, pg_locks and pg_stat_activity; on MariaDB InnoDB's
+// lock-wait tables, on MySQL 8 the sys schema; a deadlock report adds the
+// server's account of both statements.
+//
+// A connection that waits on a lock held by the test's own transaction can
+// never get it while the test waits: that is the classic bug of code that
+// writes through a second connection. dbtest fails such a wait at once
+// (within about 50 ms on the servers) instead of waiting out the timeout.
+//
+// At cleanup, dbtest checks that the test's transaction is still open and
+// that no other connection committed to the test's database; it fails the
+// test otherwise, naming the statement or the tables. [WithTransactionControl]
+// lets COMMIT through, to reproduce what such code does. [WithSQLiteWAL]
+// puts the SQLite database in WAL mode, to contrast with the rollback
+// journal, where a long read keeps a writer from committing.
+//
 // # MySQL and DDL
 //
 // MySQL commits the current transaction on DDL (CREATE, ALTER, DROP,
