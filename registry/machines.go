@@ -119,7 +119,9 @@ var machineRows = []string{
 // operations, graphs, models, works), detaches its history (operations,
 // billings, consulting requests, log entries keep their rows with no
 // machine), and then drops its data table and its predictions table, when
-// they exist. It answers [ErrNotFound] for an unknown machine.
+// they exist. It answers [ErrNotFound] for an unknown machine. It does not
+// wait for the machine's table lock: a holder's lock goes with the machine,
+// and its next write finds the table gone.
 //
 // The rows go in one transaction when the repository's handle can begin
 // one. The tables are dropped after it commits: on MySQL, DROP TABLE
