@@ -154,7 +154,7 @@ func TestNew(t *testing.T) {
 		{"a nil handle is refused", nil, "sqlite", nil, []string{"nil"}},
 		{"a nil clock is refused", db, "sqlite", []registry.Option{registry.WithClock(nil)}, []string{"WithClock"}},
 		{"a clock given twice is refused", db, "sqlite", []registry.Option{registry.WithClock(time.Now), registry.WithClock(time.Now)}, []string{"twice"}},
-		{"a nil option is refused", db, "sqlite", []registry.Option{nil}, []string{"nil"}},
+		{"a zero option is refused", db, "sqlite", []registry.Option{{}}, []string{"zero Option"}},
 	}
 	for _, c := range bad {
 		_, err := registry.New(c.q, c.dialect, c.opts...)

@@ -37,9 +37,11 @@ type Repo struct {
 	clock func() time.Time
 }
 
-// An Option configures a [Repo]. Options validate their arguments, and
-// giving the same option twice is an error.
-type Option func(*options) error
+// An Option configures a [Repo]; [WithClock] makes one. Options validate
+// their arguments, and giving the same option twice is an error.
+type Option struct {
+	apply func(*options) error
+}
 
 type options struct {
 	clock func() time.Time
@@ -60,7 +62,7 @@ func (o *options) once(name string) error {
 // behaves the same and tests can move time at will. Times are stored in
 // UTC, to the microsecond.
 func WithClock(now func() time.Time) Option {
-	return func(o *options) error {
+	return Option{func(o *options) error {
 		if now == nil {
 			return fmt.Errorf("registry: WithClock: nil clock: %w", ErrInvalid)
 		}
@@ -69,7 +71,7 @@ func WithClock(now func() time.Time) Option {
 		}
 		o.clock = now
 		return nil
-	}
+	}}
 }
 
 // New returns a repository over q, which speaks dialect: "sqlite",
@@ -85,10 +87,10 @@ func New(q DBTX, dialect string, opts ...Option) (*Repo, error) {
 	}
 	o := options{clock: time.Now, seen: map[string]bool{}}
 	for _, opt := range opts {
-		if opt == nil {
-			return nil, fmt.Errorf("registry: nil Option: %w", ErrInvalid)
+		if opt.apply == nil {
+			return nil, fmt.Errorf("registry: zero Option: %w", ErrInvalid)
 		}
-		if err := opt(&o); err != nil {
+		if err := opt.apply(&o); err != nil {
 			return nil, err
 		}
 	}
