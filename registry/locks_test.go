@@ -13,12 +13,9 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/go-sql-driver/mysql"
 	"github.com/google/go-cmp/cmp"
-	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "github.com/ncruces/go-sqlite3/driver"
 	"github.com/ncruces/go-sqlite3/vfs/memdb"
-	"go.uber.org/goleak"
 
 	"github.com/easyautoml/dbharness/dbtest"
 	"github.com/easyautoml/dbharness/migrations"
@@ -131,23 +128,17 @@ func TestTableLock(t *testing.T) {
 // SQLite, a fresh in-memory database (dbtest counts any commit to the
 // test's own SQLite database as a write that escaped the test). open
 // returns a new pool each time; the caller closes it.
-//
-// The pools use each backend's own driver rather than [dbtest.DB.RawDriverName]:
-// dbtest's raw driver diagnoses every statement that waits on a lock, and
-// these tests make dozens of statements wait on purpose.
 type separate struct {
 	dialect string
 	dsn     string
 	driver  string
 }
 
-// ownDrivers names each backend's database/sql driver.
-var ownDrivers = map[string]string{"sqlite": "sqlite3", "postgres": "pgx", "mysql": "mysql"}
-
 func newSeparate(t *testing.T, db *dbtest.DB) separate {
 	t.Helper()
-	s := separate{dialect: db.Dialect(), driver: ownDrivers[db.Dialect()], dsn: db.RawDSN()}
+	s := separate{dialect: db.Dialect(), driver: db.RawDriverName(), dsn: db.RawDSN()}
 	if s.dialect == "sqlite" {
+		s.driver = "sqlite3" // the ncruces driver, on a database of our own
 		s.dsn = memdb.TestDB(t, url.Values{"_pragma": {"busy_timeout(10000)", "foreign_keys(1)"}})
 		pool := s.open(t)
 		defer pool.Close()
@@ -213,13 +204,27 @@ func TestTableLockExcludes(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
 		s := newSeparate(t, db)
 		m := committedMachine(t, s)
-		defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 
 		const workers = 8
 		repos := make([]*registry.Repo, workers)
+		pools := make([]*sql.DB, workers)
+		defer func() {
+			// Every connection comes back: no rows were left open.
+			for i, pool := range pools {
+				if pool == nil {
+					continue
+				}
+				if err := pool.Close(); err != nil {
+					t.Error(err)
+				}
+				if n := pool.Stats().OpenConnections; n != 0 {
+					t.Errorf("pool %d: %d connections still open after Close", i, n)
+				}
+			}
+		}()
 		for i := range repos {
 			pool := s.open(t)
-			defer pool.Close()
+			pools[i] = pool
 			pool.SetMaxOpenConns(1)
 			r, err := registry.New(pool, s.dialect)
 			if err != nil {
