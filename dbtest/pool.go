@@ -295,7 +295,13 @@ func getProvider(ctx context.Context, b Backend) (provider, error) {
 		case SQLite:
 			e.prov = &sqliteProvider{token: token}
 		case Postgres, MySQL:
-			e.prov, e.err = newServerProvider(ctx, b, token)
+			// Assign only a working provider: a nil *serverProvider in the
+			// interface would not compare equal to nil.
+			if sp, err := newServerProvider(ctx, b, token); err != nil {
+				e.err = err
+			} else {
+				e.prov = sp
+			}
 		default:
 			e.err = fmt.Errorf("dbtest: unknown backend %q", b)
 		}
