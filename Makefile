@@ -19,9 +19,15 @@ test:
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./dbtest/
 
-# Each fuzz target for a short while.
+# Each fuzz target of the module for a short while.
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzClassify$$' -fuzztime $(FUZZTIME) ./dbtest/
+	@set -e; for f in $$(grep -l '^func Fuzz' $$(git ls-files '*_test.go')); do \
+	  pkg=./$$(dirname $$f); \
+	  for t in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | cut -d' ' -f2); do \
+	    echo "fuzz $$pkg $$t"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
 
 lint:
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))"
