@@ -6,7 +6,10 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 )
@@ -129,7 +132,7 @@ func (p *serverProvider) newSlot(ctx context.Context, m *migrationSet, _ slotOpt
 	p.mu.Lock()
 	p.seq++
 	name := fmt.Sprintf("dbtest_%s_%d", p.token, p.seq)
-	_, err := p.ctl.ExecContext(ctx, p.d.createSQL(name))
+	err := p.ctlExecLocked(ctx, p.d.createSQL(name))
 	p.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("dbtest: %s: creating database %s: %w", p.b, name, err)
@@ -169,10 +172,47 @@ func (p *serverProvider) dropDatabase(ctx context.Context, name string) error {
 	if p.ctl == nil {
 		return nil
 	}
-	if _, err := p.ctl.ExecContext(ctx, p.d.dropSQL(name)); err != nil {
+	if err := p.ctlExecLocked(ctx, p.d.dropSQL(name)); err != nil {
 		return fmt.Errorf("dbtest: %s: dropping database %s: %w", p.b, name, err)
 	}
 	return nil
+}
+
+// ctlExecLocked runs a statement on the control connection. When the
+// connection is gone (the server restarted, say), it opens a new one, marks
+// the process alive again, and runs the statement once more.
+func (p *serverProvider) ctlExecLocked(ctx context.Context, query string) error {
+	_, err := p.ctl.ExecContext(ctx, query)
+	if err == nil || !connectionLost(err) {
+		return err
+	}
+	ctl, cerr := p.admin.Conn(ctx)
+	if cerr != nil {
+		return fmt.Errorf("%w (reconnecting: %v)", err, redactErr(cerr, p.base))
+	}
+	if cerr := p.d.claim(ctx, ctl, p.token); cerr != nil {
+		ctl.Close()
+		return fmt.Errorf("%w (reconnecting: %v)", err, cerr)
+	}
+	p.ctl.Close()
+	p.ctl = ctl
+	_, err = p.ctl.ExecContext(ctx, query)
+	return err
+}
+
+// connectionLost reports whether err says the connection is unusable.
+func connectionLost(err error) bool {
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "conn closed") || strings.Contains(msg, "connection reset") ||
+		strings.Contains(msg, "broken pipe") || strings.Contains(msg, "invalid connection") ||
+		strings.Contains(msg, "terminating connection")
 }
 
 var dbNamePattern = regexp.MustCompile(`^dbtest_([a-z0-9]{10})_[0-9]+$`)
