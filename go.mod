@@ -9,6 +9,7 @@ require (
 	github.com/ncruces/go-sqlite3 v0.32.0
 	github.com/pressly/goose/v3 v3.29.0
 	github.com/tetratelabs/wazero v1.11.0
+	go.uber.org/goleak v1.3.0
 )
 
 require (

@@ -380,11 +380,30 @@ func Describe(ctx context.Context, b Backend) (string, error) {
 // Without it, a companion process drops them as soon as the test binary
 // exits; Main only does it sooner.
 func Main(m *testing.M) {
-	code := m.Run()
+	os.Exit(WrapMain(m).Run())
+}
+
+// Runner is what TestMain runs: *testing.M, or a wrapper of it.
+type Runner interface{ Run() int }
+
+// WrapMain returns a Runner that runs m and then drops every database
+// dbtest made and closes every connection it kept, so that a goroutine
+// leak check that runs after it sees none of dbtest's:
+//
+//	func TestMain(m *testing.M) { goleak.VerifyTestMain(dbtest.WrapMain(m)) }
+func WrapMain(m Runner) Runner { return wrappedMain{m} }
+
+type wrappedMain struct{ m Runner }
+
+func (w wrappedMain) Run() int {
+	code := w.m.Run()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	if err := releaseAll(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		if code == 0 {
+			code = 1
+		}
 	}
-	cancel()
-	os.Exit(code)
+	return code
 }

@@ -346,5 +346,10 @@ func releaseAll(ctx context.Context) error {
 	for _, pr := range provs {
 		errs = append(errs, pr.close(ctx))
 	}
+	state.mu.Lock()
+	state.providers = nil
+	state.pools = nil
+	state.mu.Unlock()
+	stopReaper()
 	return errors.Join(errs...)
 }

@@ -116,3 +116,14 @@ func runCleanup() int {
 	}
 	return code
 }
+
+// stopReaper closes the pipe to the companion once this process has dropped
+// its databases itself: the companion finds nothing left and exits.
+func stopReaper() {
+	reaper.mu.Lock()
+	defer reaper.mu.Unlock()
+	if reaper.pipe != nil {
+		reaper.pipe.Close()
+		reaper.pipe = nil
+	}
+}
