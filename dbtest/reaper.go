@@ -32,6 +32,7 @@ func init() {
 var reaper struct {
 	mu   sync.Mutex
 	pipe *os.File // kept open for the life of the process
+	done chan struct{} // closed when the companion has exited
 	err  error
 }
 
@@ -78,8 +79,12 @@ func tellReaper(fields ...string) error {
 			return err
 		}
 		r.Close()
-		go cmd.Wait() // reap it, should it exit first
-		reaper.pipe = w
+		done := make(chan struct{})
+		go func() { // reap it when it exits
+			cmd.Wait()
+			close(done)
+		}()
+		reaper.pipe, reaper.done = w, done
 	}
 	_, err := fmt.Fprintln(reaper.pipe, strings.Join(fields, "\t"))
 	return err
@@ -125,5 +130,9 @@ func stopReaper() {
 	if reaper.pipe != nil {
 		reaper.pipe.Close()
 		reaper.pipe = nil
+		select {
+		case <-reaper.done:
+		case <-time.After(10 * time.Second):
+		}
 	}
 }
