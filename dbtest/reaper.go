@@ -31,7 +31,7 @@ func init() {
 
 var reaper struct {
 	mu   sync.Mutex
-	pipe *os.File // kept open for the life of the process
+	pipe *os.File      // kept open for the life of the process
 	done chan struct{} // closed when the companion has exited
 	err  error
 }
