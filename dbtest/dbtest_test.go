@@ -17,14 +17,16 @@ import (
 //go:embed testdata/migrations
 var testMigrations embed.FS
 
-// itemsSchema is a one-table schema that works on every backend.
-func itemsSchema() dbtest.Option {
+// itemsFS holds a one-table schema that works on every backend.
+func itemsFS() fs.FS {
 	sub, err := fs.Sub(testMigrations, "testdata/migrations")
 	if err != nil {
 		panic(err)
 	}
-	return dbtest.WithMigrations(sub)
+	return sub
 }
+
+func itemsSchema() dbtest.Option { return dbtest.WithMigrations(itemsFS()) }
 
 func mustExec(t testing.TB, db interface {
 	ExecContext(context.Context, string, ...any) (sql.Result, error)
