@@ -17,7 +17,8 @@ test:
 	$(GO) test -race -count=1 ./...
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 2000x ./dbtest/
+	$(GO) test -run '^$$' -bench Isolation -benchtime 2000x ./dbtest/
+	$(GO) test -run '^$$' -bench Append -benchtime 5x ./dynamic/
 
 # Each fuzz target of the module for a short while.
 fuzz:

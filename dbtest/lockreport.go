@@ -29,6 +29,14 @@ func (e *LockError) Error() string {
 // Unwrap returns [ErrLocked] and the driver's error.
 func (e *LockError) Unwrap() []error { return []error{ErrLocked, e.Err} }
 
+// LockConflict reports true: code that retries on lock conflicts, such as
+// package dynamic, recognises dbtest's explained errors by this method.
+func (e *LockError) LockConflict() bool { return true }
+
+// SelfDeadlock reports whether the lock is held by the test's own
+// transaction, so that retrying cannot help while the test waits.
+func (e *LockError) SelfDeadlock() bool { return e.Report != nil && e.Report.SelfDeadlock }
+
 // ConnRole says who opened a connection.
 type ConnRole int
 
