@@ -1,0 +1,169 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/easyautoml/dbharness/dbtest"
+	"github.com/easyautoml/dbharness/fixtures"
+	"github.com/easyautoml/dbharness/registry"
+)
+
+// StepResult is the outcome of one step.
+type StepResult struct {
+	Index    int           `json:"index"`
+	Kind     string        `json:"kind"`
+	Line     int           `json:"line"`
+	Passed   bool          `json:"passed"`
+	Skipped  bool          `json:"skipped,omitempty"` // not for this backend
+	Duration time.Duration `json:"duration_ns"`
+	Detail   string        `json:"detail,omitempty"`
+	Error    string        `json:"error,omitempty"`
+}
+
+// Result is the outcome of a scenario on a backend.
+type Result struct {
+	Scenario string         `json:"scenario"`
+	File     string         `json:"file"`
+	Backend  dbtest.Backend `json:"backend"`
+	Passed   bool           `json:"passed"`
+	Duration time.Duration  `json:"duration_ns"`
+	Steps    []StepResult   `json:"steps"`
+	Error    string         `json:"error,omitempty"` // why it failed, when not a step
+	Notes    []string       `json:"notes,omitempty"` // what dbtest noted, such as MySQL's implicit commits
+}
+
+// Observer is told of each step as it ends, for progress output.
+type Observer func(sc *Scenario, b dbtest.Backend, s StepResult)
+
+// Run runs sc on a handle: fixtures first, then every step. A step fails
+// when it errs unexpectedly, when an expectation does not hold, or when it
+// was expected to fail and did not; the scenario stops at the first
+// failed step.
+func Run(ctx context.Context, db *dbtest.DB, sc *Scenario, observe Observer) Result {
+	res := Result{Scenario: sc.Name, File: sc.File, Backend: db.Backend(), Passed: true}
+	start := time.Now()
+	defer func() { res.Duration = time.Since(start) }()
+	repo, err := registry.New(db, db.Dialect())
+	if err != nil {
+		res.Passed, res.Error = false, err.Error()
+		return res
+	}
+	r := &run{
+		ctx: ctx, db: db, repo: repo, sc: sc,
+		users: map[string]int64{}, teams: map[string]int64{}, machines: map[string]int64{},
+		models: map[string]*model{}, locks: map[string]registry.MachineTableLockWrite{}, tableNames: map[int64]string{},
+	}
+	defer r.close()
+	if err := r.loadFixtures(); err != nil {
+		res.Passed, res.Error = false, err.Error()
+		return res
+	}
+	for _, st := range sc.Steps {
+		sr := StepResult{Index: st.Index, Kind: st.Kind, Line: st.Line}
+		if len(st.Backends) > 0 && !slices.Contains(st.Backends, db.Backend()) {
+			sr.Skipped, sr.Passed = true, true
+			sr.Detail = "not on " + string(db.Backend())
+			res.Steps = append(res.Steps, sr)
+			if observe != nil {
+				observe(sc, db.Backend(), sr)
+			}
+			continue
+		}
+		t0 := time.Now()
+		r.detail = ""
+		err := steps[st.Kind].run(r, st)
+		sr.Duration = time.Since(t0)
+		sr.Detail = r.detail
+		var mm *mismatch
+		switch {
+		case st.Expect != "" && err == nil:
+			sr.Error = fmt.Sprintf("expected a %s error, and the step succeeded", st.Expect)
+		case st.Expect != "" && errors.As(err, &mm):
+			sr.Error = err.Error()
+		case st.Expect != "" && !matches(st.Expect, err):
+			sr.Error = fmt.Sprintf("expected a %s error, got: %v", st.Expect, err)
+		case st.Expect != "":
+			sr.Passed = true
+			sr.Detail = "failed as expected: " + firstLine(err.Error())
+		case err != nil:
+			sr.Error = err.Error()
+		default:
+			sr.Passed = true
+		}
+		res.Steps = append(res.Steps, sr)
+		if observe != nil {
+			observe(sc, db.Backend(), sr)
+		}
+		if !sr.Passed {
+			res.Passed = false
+			return res
+		}
+	}
+	return res
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func (r *run) loadFixtures() error {
+	var sets []*fixtures.Set
+	for _, name := range r.sc.Fixtures {
+		var s *fixtures.Set
+		var err error
+		if name == "base" {
+			s, err = fixtures.Base()
+		} else {
+			if r.sc.fsys == nil {
+				return fmt.Errorf("harness: %s: fixtures %q: the scenario was not read from files", r.sc.File, name)
+			}
+			s, err = fixtures.ParseFS(r.sc.fsys, r.sc.file(name))
+		}
+		if err != nil {
+			return err
+		}
+		sets = append(sets, s)
+	}
+	r.fixtures = fixtures.Loaded{}
+	if len(sets) == 0 {
+		return nil
+	}
+	all, err := fixtures.Merge(sets...)
+	if err != nil {
+		return err
+	}
+	ids, err := all.Load(r.ctx, r.db, r.db.Dialect())
+	if err != nil {
+		return err
+	}
+	r.fixtures = ids
+	return nil
+}
+
+// RunOn runs sc on backend b in a handle of its own, from dbtest.Connect,
+// and releases it: writes that escaped the scenario's transaction fail the
+// scenario too.
+func RunOn(ctx context.Context, b dbtest.Backend, sc *Scenario, observe Observer, opts ...dbtest.Option) Result {
+	var notes []string
+	opts = append(opts[:len(opts):len(opts)], dbtest.WithLogf(func(format string, args ...any) {
+		notes = append(notes, fmt.Sprintf(format, args...))
+	}))
+	db, err := dbtest.Connect(ctx, b, opts...)
+	if err != nil {
+		return Result{Scenario: sc.Name, File: sc.File, Backend: b, Error: err.Error()}
+	}
+	res := Run(ctx, db, sc, observe)
+	if err := db.Release(ctx); err != nil && res.Passed {
+		res.Passed, res.Error = false, err.Error()
+	}
+	res.Notes = notes
+	return res
+}

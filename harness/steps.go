@@ -1,0 +1,651 @@
+package harness
+
+import (
+	"bytes"
+	"encoding/csv"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/easyautoml/dbharness/dbtest"
+	"github.com/easyautoml/dbharness/dynamic"
+	"github.com/easyautoml/dbharness/fixtures"
+	"github.com/easyautoml/dbharness/fixtures/datasets"
+	"github.com/easyautoml/dbharness/registry"
+)
+
+// errorKinds maps the kinds of errors a step may expect to the errors that
+// match them.
+var errorKinds = map[string][]error{
+	"locked":             {dbtest.ErrLocked, dynamic.ErrLocked},
+	"not_found":          {registry.ErrNotFound, dynamic.ErrNoTable},
+	"lock_held":          {registry.ErrLockHeld},
+	"invalid":            {registry.ErrInvalid},
+	"duplicate":          {registry.ErrDuplicate},
+	"invalid_transition": {registry.ErrInvalidTransition},
+	"any":                {},
+}
+
+func errorKindNames() []string {
+	var k []string
+	for name := range errorKinds {
+		k = append(k, name)
+	}
+	sort.Strings(k)
+	return k
+}
+
+// matches reports whether err is of the expected kind.
+func matches(kind string, err error) bool {
+	if err == nil {
+		return false
+	}
+	if kind == "any" {
+		return true
+	}
+	for _, target := range errorKinds[kind] {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
+}
+
+// steps is the table of step kinds. Each names its fields; check runs at
+// parse time, run at run time.
+var steps map[string]stepSpec
+
+func init() {
+	steps = map[string]stepSpec{
+		"create_user": {doc: "create a user", run: (*run).createUser, fields: []field{
+			{name: "as", kind: fString, required: true, defines: "users"},
+			{name: "username", kind: fString, required: true},
+			{name: "email", kind: fString},
+			{name: "staff", kind: fBool},
+		}},
+		"create_team": {doc: "create a team and add its members", run: (*run).createTeam, fields: []field{
+			{name: "as", kind: fString, required: true, defines: "teams"},
+			{name: "name", kind: fString, required: true},
+			{name: "members", kind: fStrings, ref: "users"},
+		}},
+		"create_machine": {doc: "create a machine", run: (*run).createMachine, fields: []field{
+			{name: "as", kind: fString, required: true, defines: "machines"},
+			{name: "owner", kind: fString, required: true, ref: "users"},
+			{name: "team", kind: fString, ref: "teams"},
+			{name: "name", kind: fString, required: true},
+			{name: "table", kind: fString, required: true},
+			{name: "description", kind: fString},
+		}},
+		"append": {doc: "append a CSV, a dataset or an inline table into a machine's data table", run: (*run).append,
+			exactlyOne: []string{"csv", "dataset", "table"},
+			fields: []field{
+				{name: "machine", kind: fString, required: true, ref: "machines"},
+				{name: "user", kind: fString, ref: "users"},
+				{name: "csv", kind: fString},
+				{name: "dataset", kind: fString, oneOf: []string{"salaries"}},
+				{name: "table", kind: fTable},
+				{name: "rows", kind: fRange},
+				{name: "mode", kind: fString, oneOf: []string{"test", "shared", "separate"}},
+				{name: "types", kind: fMap},
+			}},
+		"train": {doc: "fit a linear regression on a machine's data and store the model", run: (*run).train, fields: []field{
+			{name: "machine", kind: fString, required: true, ref: "machines"},
+			{name: "as", kind: fString, required: true, defines: "models"},
+			{name: "target", kind: fString, required: true},
+			{name: "user", kind: fString, ref: "users"},
+			{name: "test_fraction", kind: fFloat},
+			{name: "seed", kind: fInt},
+		}},
+		"predict": {doc: "append a model's predictions to the machine's predictions table", run: (*run).predict, fields: []field{
+			{name: "machine", kind: fString, required: true, ref: "machines"},
+			{name: "model", kind: fString, required: true, ref: "models"},
+		}},
+		"bill": {doc: "record an operation and its billing", run: (*run).bill, fields: []field{
+			{name: "user", kind: fString, required: true, ref: "users"},
+			{name: "machine", kind: fString, ref: "machines"},
+			{name: "kind", kind: fString, required: true},
+			{name: "cost_cents", kind: fInt, required: true},
+			{name: "currency", kind: fString},
+		}},
+		"lock": {doc: "take the write lock of a machine's data table", run: (*run).lock, fields: []field{
+			{name: "machine", kind: fString, required: true, ref: "machines"},
+			{name: "as", kind: fString, required: true, defines: "locks"},
+			{name: "holder", kind: fString},
+		}},
+		"unlock": {doc: "give a table lock back", run: (*run).unlock, fields: []field{
+			{name: "lock", kind: fString, required: true, ref: "locks"},
+		}},
+		"read_machine": {doc: "look a machine up as a user (access scoping)", run: (*run).readMachine, fields: []field{
+			{name: "machine", kind: fString, required: true, ref: "machines"},
+			{name: "as_user", kind: fString, required: true, ref: "users"},
+		}},
+		"delete_machine": {doc: "delete a machine and its data tables", run: (*run).deleteMachine, fields: []field{
+			{name: "machine", kind: fString, required: true, ref: "machines"},
+		}},
+		"expect_count": {doc: "check the row count of a machine's data or predictions table, or of a table", run: (*run).expectCount,
+			exactlyOne: []string{"machine", "table"},
+			fields: []field{
+				{name: "machine", kind: fString, ref: "machines"},
+				{name: "predictions", kind: fBool},
+				{name: "table", kind: fString},
+				{name: "rows", kind: fInt, required: true},
+			}},
+		"expect_table": {doc: "check whether a machine's data table exists", run: (*run).expectTable, fields: []field{
+			{name: "machine", kind: fString, required: true, ref: "machines"},
+			{name: "exists", kind: fBool, required: true},
+		}},
+		"expect_metric": {doc: "check a metric of a trained model", run: (*run).expectMetric, fields: []field{
+			{name: "model", kind: fString, required: true, ref: "models"},
+			{name: "metric", kind: fString, required: true, oneOf: []string{"r2", "rmse"}},
+			{name: "min", kind: fFloat},
+			{name: "max", kind: fFloat},
+		}},
+		"expect_log": {doc: "check that the log has an entry containing a text", run: (*run).expectLog, fields: []field{
+			{name: "contains", kind: fString, required: true},
+			{name: "machine", kind: fString, ref: "machines"},
+		}},
+		"sql": {doc: "run SQL; with rows, check its result", run: (*run).sql, fields: []field{
+			{name: "query", kind: fString, required: true},
+			{name: "rows", kind: fRows},
+			{name: "tolerance", kind: fFloat},
+		}},
+	}
+}
+
+// run is the state of one scenario run.
+type run struct {
+	ctx      context.Context
+	db       *dbtest.DB
+	repo     *registry.Repo
+	sc       *Scenario
+	fixtures fixtures.Loaded
+	users    map[string]int64
+	teams    map[string]int64
+	machines map[string]int64
+	models   map[string]*model
+	locks    map[string]registry.MachineTableLockWrite
+	// tableNames remembers the data table of every machine seen, for
+	// checks after the machine is deleted.
+	tableNames map[int64]string
+	extra      []*sql.DB // pools opened by steps, closed at the end
+	detail   string    // what the current step reports
+}
+
+func (r *run) close() {
+	for _, p := range r.extra {
+		p.Close()
+	}
+}
+
+// id resolves a reference: a name created by an earlier step, or a
+// fixture row "table.label".
+func (r *run) id(ns string, names map[string]int64, ref string) (int64, error) {
+	if strings.Contains(ref, ".") {
+		if id, ok := r.fixtures.ID(ref); ok {
+			return id, nil
+		}
+		return 0, fmt.Errorf("no fixture row %s (loaded: %s)", ref, strings.Join(r.sc.Fixtures, ", "))
+	}
+	if id, ok := names[ref]; ok {
+		return id, nil
+	}
+	return 0, fmt.Errorf("no %s %q", strings.TrimSuffix(ns, "s"), ref)
+}
+
+func (r *run) user(ref string) (int64, error)    { return r.id("users", r.users, ref) }
+func (r *run) team(ref string) (int64, error)    { return r.id("teams", r.teams, ref) }
+func (r *run) machine(ref string) (int64, error) { return r.id("machines", r.machines, ref) }
+
+func (r *run) createUser(s *Step) error {
+	var staff bool
+	s.decode("staff", &staff)
+	email := s.str("email")
+	if email == "" {
+		email = s.str("username") + "@example.com"
+	}
+	u, err := r.repo.CreateUser(r.ctx, registry.User{Username: s.str("username"), Email: email, IsStaff: staff})
+	if err != nil {
+		return err
+	}
+	r.users[s.str("as")] = u.ID
+	r.detail = fmt.Sprintf("user %d", u.ID)
+	return nil
+}
+
+func (r *run) createTeam(s *Step) error {
+	t, err := r.repo.CreateTeam(r.ctx, registry.Team{Name: s.str("name")})
+	if err != nil {
+		return err
+	}
+	r.teams[s.str("as")] = t.ID
+	var members []string
+	s.decode("members", &members)
+	for i, m := range members {
+		uid, err := r.user(m)
+		if err != nil {
+			return err
+		}
+		role := "member"
+		if i == 0 {
+			role = "owner"
+		}
+		if _, err := r.repo.AddTeamMember(r.ctx, t.ID, uid, role); err != nil {
+			return err
+		}
+	}
+	r.detail = fmt.Sprintf("team %d with %d members", t.ID, len(members))
+	return nil
+}
+
+func (r *run) createMachine(s *Step) error {
+	owner, err := r.user(s.str("owner"))
+	if err != nil {
+		return err
+	}
+	m := registry.Machine{OwnerUserID: owner, Name: s.str("name"), Description: s.str("description"), DataTableName: s.str("table"), Status: "ready"}
+	if s.has("team") {
+		tid, err := r.team(s.str("team"))
+		if err != nil {
+			return err
+		}
+		m.OwnerTeamID = &tid
+	}
+	m, err = r.repo.CreateMachine(r.ctx, m)
+	if err != nil {
+		return err
+	}
+	r.machines[s.str("as")] = m.ID
+	r.tableNames[m.ID] = m.DataTableName
+	r.detail = fmt.Sprintf("machine %d, table %s", m.ID, m.DataTableName)
+	return nil
+}
+
+// frame reads the data an append step names.
+func (r *run) frame(s *Step) (*dynamic.Frame, error) {
+	var opts []dynamic.FrameOption
+	var types map[string]string
+	s.decode("types", &types)
+	for col, t := range types {
+		typ, err := dynamic.ParseType(t)
+		if err != nil {
+			return nil, s.errf(s.fields["types"], "%v", err)
+		}
+		opts = append(opts, dynamic.WithType(col, typ))
+	}
+	var f *dynamic.Frame
+	var err error
+	switch {
+	case s.has("dataset"):
+		f, err = dynamic.ReadCSV(bytes.NewReader(datasets.SalariesCSV()), opts...)
+	case s.has("csv"):
+		if r.sc.fsys == nil {
+			return nil, s.errf(s.fields["csv"], "the scenario was not read from files, so it cannot name a CSV file")
+		}
+		data, rerr := fs.ReadFile(r.sc.fsys, r.sc.file(s.str("csv")))
+		if rerr != nil {
+			return nil, s.errf(s.fields["csv"], "%v", rerr)
+		}
+		f, err = dynamic.ReadCSV(bytes.NewReader(data), opts...)
+	default:
+		// An inline table reads like a CSV file, so that its types are
+		// inferred the same way: "2024-01-15 09:00:00" is a timestamp.
+		var t struct {
+			Columns []string `yaml:"columns"`
+			Rows    [][]any  `yaml:"rows"`
+		}
+		s.decode("table", &t)
+		var b bytes.Buffer
+		w := csv.NewWriter(&b)
+		w.Write(t.Columns)
+		for i, row := range t.Rows {
+			if len(row) != len(t.Columns) {
+				return nil, s.errf(s.fields["table"], "row %d has %d values for %d columns", i+1, len(row), len(t.Columns))
+			}
+			cells := make([]string, len(row))
+			for j, v := range row {
+				if v != nil {
+					cells[j] = fmt.Sprint(v)
+				}
+			}
+			w.Write(cells)
+		}
+		w.Flush()
+		f, err = dynamic.ReadCSV(&b, opts...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if s.has("rows") {
+		var rg []int
+		s.decode("rows", &rg)
+		if rg[1] > f.Len() {
+			return nil, s.errf(s.fields["rows"], "rows [%d, %d]: the data has %d rows", rg[0], rg[1], f.Len())
+		}
+		f = f.Slice(rg[0], rg[1])
+	}
+	return f, nil
+}
+
+// append writes into a machine's data table through the chosen connection:
+// the test's own (the platform's fix), a pool sharing the test's
+// transaction, or a separate connection (the platform's bug).
+func (r *run) append(s *Step) error {
+	mid, err := r.machine(s.str("machine"))
+	if err != nil {
+		return err
+	}
+	m, err := r.repo.GetMachine(r.ctx, mid)
+	if err != nil {
+		return err
+	}
+	r.tableNames[m.ID] = m.DataTableName
+	uid := m.OwnerUserID
+	if s.has("user") {
+		if uid, err = r.user(s.str("user")); err != nil {
+			return err
+		}
+	}
+	f, err := r.frame(s)
+	if err != nil {
+		return err
+	}
+	var q dynamic.Querier = r.db
+	switch mode := s.str("mode"); mode {
+	case "shared", "separate":
+		driver, dsn := r.db.DriverName(), r.db.DSN()
+		if mode == "separate" {
+			driver, dsn = r.db.RawDriverName(), r.db.RawDSN()
+		}
+		p, err := sql.Open(driver, dsn)
+		if err != nil {
+			return err
+		}
+		r.extra = append(r.extra, p)
+		q = p
+	}
+	res, err := r.repo.AppendToMachine(r.ctx, q, mid, uid, f, dynamic.WithRetry(1, time.Millisecond, time.Millisecond))
+	if err != nil {
+		return err
+	}
+	r.detail = fmt.Sprintf("%d rows into %s", res.Rows, m.DataTableName)
+	if len(res.AddedColumns) > 0 {
+		r.detail += fmt.Sprintf(", new columns %s", strings.Join(res.AddedColumns, ", "))
+	}
+	return nil
+}
+
+func (r *run) bill(s *Step) error {
+	uid, err := r.user(s.str("user"))
+	if err != nil {
+		return err
+	}
+	op := registry.Operation{UserID: uid, Kind: s.str("kind")}
+	if s.has("machine") {
+		mid, err := r.machine(s.str("machine"))
+		if err != nil {
+			return err
+		}
+		op.MachineID = &mid
+	}
+	var cents int64
+	s.decode("cost_cents", &cents)
+	currency := s.str("currency")
+	if currency == "" {
+		currency = "EUR"
+	}
+	_, b, err := r.repo.RecordOperation(r.ctx, op, cents, currency)
+	if err != nil {
+		return err
+	}
+	r.detail = fmt.Sprintf("billing %d: %d %s", b.ID, cents, currency)
+	return nil
+}
+
+func (r *run) lock(s *Step) error {
+	mid, err := r.machine(s.str("machine"))
+	if err != nil {
+		return err
+	}
+	holder := s.str("holder")
+	if holder == "" {
+		holder = "scenario " + r.sc.Name
+	}
+	l, err := r.repo.AcquireTableLock(r.ctx, mid, holder, 5*time.Minute)
+	if err != nil {
+		return err
+	}
+	r.locks[s.str("as")] = l
+	r.detail = "held by " + holder
+	return nil
+}
+
+func (r *run) unlock(s *Step) error {
+	l, ok := r.locks[s.str("lock")]
+	if !ok {
+		return fmt.Errorf("no lock %q", s.str("lock"))
+	}
+	return r.repo.ReleaseTableLock(r.ctx, l)
+}
+
+func (r *run) readMachine(s *Step) error {
+	mid, err := r.machine(s.str("machine"))
+	if err != nil {
+		return err
+	}
+	uid, err := r.user(s.str("as_user"))
+	if err != nil {
+		return err
+	}
+	m, err := r.repo.GetMachineForUser(r.ctx, uid, mid)
+	if err != nil {
+		return err
+	}
+	r.detail = "visible: " + m.Name
+	return nil
+}
+
+func (r *run) deleteMachine(s *Step) error {
+	mid, err := r.machine(s.str("machine"))
+	if err != nil {
+		return err
+	}
+	if m, err := r.repo.GetMachine(r.ctx, mid); err == nil {
+		r.tableNames[m.ID] = m.DataTableName
+	}
+	return r.repo.DeleteMachine(r.ctx, mid)
+}
+
+// table returns the data table (or predictions table) of a machine step.
+func (r *run) table(s *Step) (string, error) {
+	if s.has("table") {
+		return s.str("table"), nil
+	}
+	mid, err := r.machine(s.str("machine"))
+	if err != nil {
+		return "", err
+	}
+	m, err := r.repo.GetMachine(r.ctx, mid)
+	if err != nil {
+		return "", err
+	}
+	var pred bool
+	s.decode("predictions", &pred)
+	if pred {
+		return m.DataTableName + registry.PredictionsSuffix, nil
+	}
+	return m.DataTableName, nil
+}
+
+func (r *run) expectCount(s *Step) error {
+	t, err := r.table(s)
+	if err != nil {
+		return err
+	}
+	var want int64
+	s.decode("rows", &want)
+	got, err := dynamic.Count(r.ctx, r.db, r.db.Dialect(), t)
+	if err != nil {
+		return err
+	}
+	if got != want {
+		return &mismatch{fmt.Sprintf("%s has %d rows, want %d", t, got, want)}
+	}
+	r.detail = fmt.Sprintf("%s: %d rows", t, got)
+	return nil
+}
+
+func (r *run) expectTable(s *Step) error {
+	mid, err := r.machine(s.str("machine"))
+	if err != nil {
+		return err
+	}
+	var table string
+	if m, err := r.repo.GetMachine(r.ctx, mid); err == nil {
+		table = m.DataTableName
+	} else if created, ok := r.tableNames[mid]; ok {
+		table = created
+	} else {
+		return err
+	}
+	var want bool
+	s.decode("exists", &want)
+	_, err = dynamic.Count(r.ctx, r.db, r.db.Dialect(), table)
+	exists := err == nil
+	if err != nil && !errors.Is(err, dynamic.ErrNoTable) {
+		return err
+	}
+	if exists != want {
+		return &mismatch{fmt.Sprintf("table %s exists: %v, want %v", table, exists, want)}
+	}
+	return nil
+}
+
+func (r *run) expectMetric(s *Step) error {
+	m, ok := r.models[s.str("model")]
+	if !ok {
+		return fmt.Errorf("no model %q", s.str("model"))
+	}
+	v := m.R2
+	if s.str("metric") == "rmse" {
+		v = m.RMSE
+	}
+	r.detail = fmt.Sprintf("%s = %.4f", s.str("metric"), v)
+	if s.has("min") {
+		var min float64
+		s.decode("min", &min)
+		if !(v >= min) {
+			return &mismatch{fmt.Sprintf("%s = %.4f, want at least %v", s.str("metric"), v, min)}
+		}
+	}
+	if s.has("max") {
+		var max float64
+		s.decode("max", &max)
+		if !(v <= max) {
+			return &mismatch{fmt.Sprintf("%s = %.4f, want at most %v", s.str("metric"), v, max)}
+		}
+	}
+	return nil
+}
+
+func (r *run) expectLog(s *Step) error {
+	var f registry.LogFilter
+	if s.has("machine") {
+		mid, err := r.machine(s.str("machine"))
+		if err != nil {
+			return err
+		}
+		f.MachineID = mid
+	}
+	entries, err := r.repo.ListLogs(r.ctx, f)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if strings.Contains(e.Message, s.str("contains")) {
+			r.detail = e.Message
+			return nil
+		}
+	}
+	return &mismatch{fmt.Sprintf("no log entry of %d contains %q", len(entries), s.str("contains"))}
+}
+
+func (r *run) sql(s *Step) error {
+	if !s.has("rows") {
+		_, err := r.db.ExecContext(r.ctx, s.str("query"))
+		return err
+	}
+	got, err := fixtures.Query(r.ctx, r.db, s.str("query"))
+	if err != nil {
+		return err
+	}
+	var want [][]any
+	s.decode("rows", &want)
+	for _, row := range want {
+		for i, v := range row {
+			switch x := v.(type) {
+			case int:
+				row[i] = int64(x)
+			case uint64:
+				row[i] = int64(x)
+			}
+		}
+	}
+	var tol float64
+	s.decode("tolerance", &tol)
+	opts := []cmp.Option{cmpopts.EquateEmpty(), cmp.Comparer(func(a, b float64) bool {
+		return a == b || math.Abs(a-b) <= tol*math.Max(1, math.Max(math.Abs(a), math.Abs(b)))
+	})}
+	if diff := cmp.Diff(want, numeric(got.Values, want), opts...); diff != "" {
+		return &mismatch{"rows differ (-want +got):\n" + diff}
+	}
+	r.detail = fmt.Sprintf("%d rows as expected", len(want))
+	return nil
+}
+
+// numeric turns integer-valued floats, and numbers that drivers return as
+// text (DECIMAL sums), into the forms YAML gives expectations, where the
+// expectation is a number: a sum is 2002 on every driver.
+func numeric(rows, want [][]any) [][]any {
+	for r, row := range rows {
+		for i, v := range row {
+			if s, ok := v.(string); ok && r < len(want) && i < len(want[r]) {
+				switch want[r][i].(type) {
+				case int64, float64:
+					if f, err := strconv.ParseFloat(s, 64); err == nil {
+						v = f
+					}
+				}
+			}
+			if f, ok := v.(float64); ok && f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+				if _, wantFloat := cell(want, r, i).(float64); !wantFloat {
+					v = int64(f)
+				}
+			}
+			row[i] = v
+		}
+	}
+	return rows
+}
+
+func cell(rows [][]any, r, i int) any {
+	if r < len(rows) && i < len(rows[r]) {
+		return rows[r][i]
+	}
+	return nil
+}
+
+// mismatch is a failed expectation, as opposed to an error of the system
+// under test.
+type mismatch struct{ msg string }
+
+func (m *mismatch) Error() string { return m.msg }
