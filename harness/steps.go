@@ -2,9 +2,9 @@ package harness
 
 import (
 	"bytes"
-	"encoding/csv"
 	"context"
 	"database/sql"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -178,7 +178,7 @@ type run struct {
 	// checks after the machine is deleted.
 	tableNames map[int64]string
 	extra      []*sql.DB // pools opened by steps, closed at the end
-	detail   string    // what the current step reports
+	detail     string    // what the current step reports
 }
 
 func (r *run) close() {
