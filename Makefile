@@ -8,9 +8,9 @@ FUZZTIME ?= 10s
 
 .PHONY: run test bench fuzz lint services
 
-# The main job.
+# The main job: every scenario on the embedded SQLite.
 run:
-	$(GO) run ./cmd/dbharness
+	$(GO) run ./cmd/dbharness run
 
 # Every test on every backend, with the race detector.
 test:

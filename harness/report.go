@@ -28,7 +28,7 @@ func WriteSummary(w io.Writer, results []Result) error {
 				ran++
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", r.Scenario, r.Backend, status, ran, r.Duration.Round(time.Millisecond))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", r.Scenario, r.Backend, status, ran, FormatDuration(r.Duration))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -169,4 +169,13 @@ func WriteJUnit(w io.Writer, results []Result) error {
 	}
 	_, err := io.WriteString(w, "\n")
 	return err
+}
+
+// FormatDuration prints a duration for people: milliseconds with one
+// decimal below a second, seconds with two decimals above.
+func FormatDuration(d time.Duration) string {
+	if d < time.Second {
+		return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
+	}
+	return fmt.Sprintf("%.2fs", d.Seconds())
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/easyautoml/dbharness/dbtest"
@@ -44,8 +45,8 @@ type Observer func(sc *Scenario, b dbtest.Backend, s StepResult)
 // when it errs unexpectedly, when an expectation does not hold, or when it
 // was expected to fail and did not; the scenario stops at the first
 // failed step.
-func Run(ctx context.Context, db *dbtest.DB, sc *Scenario, observe Observer) Result {
-	res := Result{Scenario: sc.Name, File: sc.File, Backend: db.Backend(), Passed: true}
+func Run(ctx context.Context, db *dbtest.DB, sc *Scenario, observe Observer) (res Result) {
+	res = Result{Scenario: sc.Name, File: sc.File, Backend: db.Backend(), Passed: true}
 	start := time.Now()
 	defer func() { res.Duration = time.Since(start) }()
 	repo, err := registry.New(db, db.Dialect())
@@ -152,8 +153,11 @@ func (r *run) loadFixtures() error {
 // and releases it: writes that escaped the scenario's transaction fail the
 // scenario too.
 func RunOn(ctx context.Context, b dbtest.Backend, sc *Scenario, observe Observer, opts ...dbtest.Option) Result {
+	var mu sync.Mutex
 	var notes []string
 	opts = append(opts[:len(opts):len(opts)], dbtest.WithLogf(func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
 		notes = append(notes, fmt.Sprintf(format, args...))
 	}))
 	db, err := dbtest.Connect(ctx, b, opts...)
@@ -164,6 +168,8 @@ func RunOn(ctx context.Context, b dbtest.Backend, sc *Scenario, observe Observer
 	if err := db.Release(ctx); err != nil && res.Passed {
 		res.Passed, res.Error = false, err.Error()
 	}
+	mu.Lock()
 	res.Notes = notes
+	mu.Unlock()
 	return res
 }

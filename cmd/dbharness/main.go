@@ -1,81 +1,105 @@
-// Command dbharness inspects and exercises the databases that dbtest
-// provides.
+// Command dbharness runs the scenarios of the AutoML platform's workflows
+// and lock bugs on the embedded SQLite and on real PostgreSQL and MySQL
+// servers, checks scenario and fixture files, and manages a developer's
+// own database.
 //
 // Usage:
 //
-//	dbharness [backends]
+//	dbharness run [--db sqlite|postgres|mysql|all] [--dsn DSN] [--shard i/n]
+//	              [--report junit.xml] [--json file|-] [files or globs...]
+//	dbharness validate FILES...
+//	dbharness migrate up|down|status --dsn DSN
+//	dbharness fixtures load --dsn DSN FILES...
+//	dbharness backends
+//	dbharness version
 //
-// "backends" (the default) lists each backend, whether it is available
-// here, and its version. Server backends come from DBTEST_POSTGRES_DSN and
-// DBTEST_MYSQL_DSN; passwords are never printed.
+// Servers come from DBTEST_POSTGRES_DSN and DBTEST_MYSQL_DSN, as for dbtest,
+// or from --dsn. Passwords are never printed.
 package main
 
 import (
-	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"text/tabwriter"
-	"time"
-
-	"github.com/easyautoml/dbharness/dbtest"
+	"runtime/debug"
+	"strings"
 )
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("dbharness", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `usage: dbharness [backends]
+const usage = `dbharness runs the scenarios of the AutoML platform's workflows and lock
+bugs on SQLite (embedded), PostgreSQL and MySQL.
 
-Commands:
-  backends   list the backends available here and their versions (default)
+Usage:
+  dbharness run [flags] [files or globs...]   run scenarios (default: all, on SQLite)
+  dbharness validate FILES...                 check scenario and fixture files
+  dbharness migrate up|down|status --dsn DSN  migrate a database to the registry schema
+  dbharness fixtures load --dsn DSN FILES...  load fixture files into a database
+  dbharness backends                          list the backends available here
+  dbharness version                           print the version
+
+Run "dbharness COMMAND --help" for a command's flags and examples.
 
 Environment:
-  DBTEST_POSTGRES_DSN   PostgreSQL server
-  DBTEST_MYSQL_DSN      MySQL or MariaDB server
-`)
-	}
-	if err := fs.Parse(args); err != nil {
+  DBTEST_POSTGRES_DSN   PostgreSQL server, e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+  DBTEST_MYSQL_DSN      MySQL or MariaDB server, e.g. root@tcp(127.0.0.1:3306)/test
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	cmd := "backends"
-	if fs.NArg() > 0 {
-		cmd = fs.Arg(0)
-	}
+	cmd, rest := args[0], args[1:]
 	switch cmd {
+	case "run":
+		return runCmd(rest, stdout, stderr)
+	case "validate":
+		return validateCmd(rest, stdout, stderr)
+	case "migrate":
+		return migrateCmd(rest, stdout, stderr)
+	case "fixtures":
+		return fixturesCmd(rest, stdout, stderr)
 	case "backends":
-		return backends(stdout)
-	default:
-		fmt.Fprintf(stderr, "dbharness: unknown command %q\n", cmd)
-		fs.Usage()
-		return 2
+		return backendsCmd(rest, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "dbharness", version())
+		return 0
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
 	}
+	fmt.Fprintf(stderr, "dbharness: unknown command %q\n\n%s", cmd, usage)
+	return 2
 }
 
-// backends prints one line per backend and fails when none is available.
-func backends(w io.Writer) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "BACKEND\tSTATUS\tVERSION")
-	ok := 0
-	for _, b := range dbtest.Backends() {
-		desc, err := dbtest.Describe(ctx, b)
-		if err != nil {
-			fmt.Fprintf(tw, "%s\tunavailable\t%v\n", b, err)
-			continue
+// version is the module version when installed with go install, or the
+// VCS revision of a build from a checkout.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			return "devel " + s.Value[:12]
 		}
-		ok++
-		fmt.Fprintf(tw, "%s\tavailable\t%s\n", b, desc)
 	}
-	tw.Flush()
-	if ok == 0 {
-		return 1
+	return "(devel)"
+}
+
+// expandArgs splits comma-separated values of repeated flags.
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
 	}
-	return 0
+	return out
 }

@@ -1,0 +1,253 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/easyautoml/dbharness/dbtest"
+	"github.com/easyautoml/dbharness/harness"
+	"github.com/easyautoml/dbharness/scenarios"
+)
+
+const runHelp = `usage: dbharness run [flags] [files or globs...]
+
+Runs scenarios and prints each step as it goes, then a summary table.
+Without files, it runs every scenario built into dbharness. Exits 1 when
+any scenario fails.
+
+Flags:
+`
+
+const runExamples = `
+Examples:
+  dbharness run                                   every scenario on the embedded SQLite
+  dbharness run --db all                          on SQLite, PostgreSQL and MySQL
+  dbharness run --db postgres --dsn postgres://u:p@db:5432/app
+  dbharness run --shard 2/4 --report junit.xml    the second quarter, with a JUnit report
+  dbharness run --json - scenarios/machine_1.yaml
+`
+
+func runCmd(args []string, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("run", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	dbFlag := fl.String("db", "sqlite", "backends: sqlite, postgres, mysql, a comma-separated list, or all")
+	dsn := fl.String("dsn", "", "server DSN for the one server backend of --db (instead of its DBTEST_*_DSN)")
+	shard := fl.String("shard", "", "run only share i of n of the scenarios, as i/n (stable across runs)")
+	junit := fl.String("report", "", "write a JUnit XML report to this file")
+	jsonOut := fl.String("json", "", "write results as JSON to this file (- for standard output)")
+	quiet := fl.Bool("q", false, "print the summary only, not each step")
+	fl.Usage = func() {
+		fmt.Fprint(stderr, runHelp)
+		fl.PrintDefaults()
+		fmt.Fprint(stderr, runExamples)
+	}
+	if err := fl.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	backends, err := parseBackends(*dbFlag)
+	if err != nil {
+		fmt.Fprintln(stderr, "dbharness run:", err)
+		return 2
+	}
+	if *dsn != "" {
+		if err := useDSN(backends, *dsn); err != nil {
+			fmt.Fprintln(stderr, "dbharness run:", err)
+			return 2
+		}
+	}
+	all, err := loadScenarios(fl.Args())
+	if err != nil {
+		fmt.Fprintln(stderr, "dbharness run:", err)
+		return 1
+	}
+	if *shard != "" {
+		all, err = pickShard(all, *shard)
+		if err != nil {
+			fmt.Fprintln(stderr, "dbharness run:", err)
+			return 2
+		}
+	}
+	progress := stdout
+	if *jsonOut == "-" {
+		progress = stderr // keep standard output for the JSON
+	}
+	ctx := context.Background()
+	var results []harness.Result
+	for _, b := range backends {
+		for _, sc := range all {
+			if !*quiet {
+				fmt.Fprintf(progress, "── %s on %s\n", sc.Name, b)
+			}
+			var observe harness.Observer
+			if !*quiet {
+				observe = func(_ *harness.Scenario, _ dbtest.Backend, s harness.StepResult) {
+					status := "ok  "
+					switch {
+					case s.Skipped:
+						status = "skip"
+					case !s.Passed:
+						status = "FAIL"
+					}
+					detail := s.Detail
+					if !s.Passed {
+						detail = firstLine(s.Error)
+					}
+					fmt.Fprintf(progress, "   %s step %2d %-15s %8s  %s\n", status, s.Index, s.Kind, harness.FormatDuration(s.Duration), detail)
+				}
+			}
+			res := harness.RunOn(ctx, b, sc, observe)
+			if !*quiet && res.Error != "" {
+				fmt.Fprintf(progress, "   FAIL %s\n", firstLine(res.Error))
+			}
+			results = append(results, res)
+		}
+	}
+	if !*quiet {
+		fmt.Fprintln(progress)
+	}
+	harness.WriteSummary(progress, results)
+	if *junit != "" {
+		if err := writeFile(*junit, func(w io.Writer) error { return harness.WriteJUnit(w, results) }); err != nil {
+			fmt.Fprintln(stderr, "dbharness run:", err)
+			return 1
+		}
+	}
+	if *jsonOut != "" {
+		write := func(w io.Writer) error { return harness.WriteJSON(w, results) }
+		if *jsonOut == "-" {
+			err = write(stdout)
+		} else {
+			err = writeFile(*jsonOut, write)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "dbharness run:", err)
+			return 1
+		}
+	}
+	for _, r := range results {
+		if !r.Passed {
+			return 1
+		}
+	}
+	return 0
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func writeFile(name string, write func(io.Writer) error) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func parseBackends(s string) ([]dbtest.Backend, error) {
+	if s == "all" {
+		return dbtest.Backends(), nil
+	}
+	var out []dbtest.Backend
+	for _, name := range splitList(s) {
+		b, err := dbtest.ParseBackend(name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("--db: no backend named")
+	}
+	return out, nil
+}
+
+// useDSN points the one server backend of backends at dsn.
+func useDSN(backends []dbtest.Backend, dsn string) error {
+	var server []dbtest.Backend
+	for _, b := range backends {
+		if b != dbtest.SQLite {
+			server = append(server, b)
+		}
+	}
+	if len(server) != 1 {
+		return fmt.Errorf("--dsn needs exactly one server backend in --db (postgres or mysql)")
+	}
+	env := dbtest.EnvPostgresDSN
+	if server[0] == dbtest.MySQL {
+		env = dbtest.EnvMySQLDSN
+	}
+	return os.Setenv(env, dsn)
+}
+
+// loadScenarios parses the named files and globs, or the built-in
+// scenarios when there are none.
+func loadScenarios(args []string) ([]*harness.Scenario, error) {
+	if len(args) == 0 {
+		return harness.ParseFS(scenarios.FS)
+	}
+	var out []*harness.Scenario
+	seen := map[string]bool{}
+	for _, a := range args {
+		matches, err := filepath.Glob(a)
+		if err != nil {
+			return nil, err
+		}
+		if len(matches) == 0 {
+			return nil, fmt.Errorf("%s: no such file", a)
+		}
+		for _, m := range matches {
+			abs, _ := filepath.Abs(m)
+			if seen[abs] {
+				continue
+			}
+			seen[abs] = true
+			sc, err := harness.ParseFile(os.DirFS(filepath.Dir(abs)), filepath.Base(abs))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, sc)
+		}
+	}
+	return out, nil
+}
+
+// pickShard keeps the scenarios of shard "i/n": those whose name hashes to
+// i-1 modulo n, so that a scenario stays in its shard as others come and go.
+func pickShard(all []*harness.Scenario, spec string) ([]*harness.Scenario, error) {
+	is, ns, ok := strings.Cut(spec, "/")
+	i, err1 := strconv.Atoi(is)
+	n, err2 := strconv.Atoi(ns)
+	if !ok || err1 != nil || err2 != nil || n < 1 || i < 1 || i > n {
+		return nil, fmt.Errorf("--shard %q: want i/n with 1 ≤ i ≤ n", spec)
+	}
+	var out []*harness.Scenario
+	for _, sc := range all {
+		h := fnv.New32a()
+		h.Write([]byte(sc.Name))
+		if int(h.Sum32()%uint32(n)) == i-1 {
+			out = append(out, sc)
+		}
+	}
+	return out, nil
+}
+
+var _ fs.FS = scenarios.FS

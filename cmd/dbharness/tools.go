@@ -1,0 +1,352 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/easyautoml/dbharness/dbtest"
+	"github.com/easyautoml/dbharness/fixtures"
+	"github.com/easyautoml/dbharness/harness"
+	"github.com/easyautoml/dbharness/migrations"
+)
+
+const validateHelp = `usage: dbharness validate FILES...
+
+Checks scenario files (those with steps) and fixture files without running
+them: every error names the file, the line and the step or field. Exits 1
+when any file is wrong.
+
+Example:
+  dbharness validate scenarios/*.yaml fixtures/base/*.yml
+`
+
+func validateCmd(args []string, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	fl.Usage = func() { fmt.Fprint(stderr, validateHelp) }
+	if err := fl.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	if fl.NArg() == 0 {
+		fl.Usage()
+		return 2
+	}
+	bad := 0
+	for _, a := range fl.Args() {
+		matches, _ := filepath.Glob(a)
+		if len(matches) == 0 {
+			fmt.Fprintf(stderr, "%s: no such file\n", a)
+			bad++
+			continue
+		}
+		for _, m := range matches {
+			data, err := os.ReadFile(m)
+			if err == nil {
+				if isScenario(data) {
+					_, err = harness.ParseFile(os.DirFS(filepath.Dir(m)), filepath.Base(m))
+				} else {
+					_, err = fixtures.Parse(m, data)
+				}
+			}
+			if err != nil {
+				fmt.Fprintln(stderr, err)
+				bad++
+				continue
+			}
+			fmt.Fprintf(stdout, "ok  %s\n", m)
+		}
+	}
+	if bad > 0 {
+		fmt.Fprintf(stderr, "%d file(s) with errors\n", bad)
+		return 1
+	}
+	return 0
+}
+
+// isScenario tells scenario files (a top-level "steps") from fixtures.
+func isScenario(data []byte) bool {
+	var top map[string]yaml.Node
+	if yaml.Unmarshal(data, &top) != nil {
+		return false
+	}
+	_, ok := top["steps"]
+	return ok
+}
+
+// dialectOf guesses the backend of a DSN from its form.
+func dialectOf(dsn string) (dbtest.Backend, string, error) {
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"), strings.Contains(dsn, "host=") || strings.Contains(dsn, "dbname="):
+		return dbtest.Postgres, "pgx", nil
+	case strings.Contains(dsn, "@tcp("), strings.Contains(dsn, "@unix("), strings.Contains(dsn, "@/"):
+		if !strings.Contains(dsn, "parseTime") {
+			sep := "?"
+			if strings.Contains(dsn, "?") {
+				sep = "&"
+			}
+			dsn += sep + "parseTime=true"
+		}
+		return dbtest.MySQL, "mysql", nil
+	case strings.HasPrefix(dsn, "file:"), strings.HasSuffix(dsn, ".db"), strings.HasSuffix(dsn, ".sqlite"):
+		return dbtest.SQLite, "sqlite3", nil
+	}
+	return "", "", fmt.Errorf("cannot tell the database of this DSN; use a postgres:// URL, user@tcp(host:port)/db, or a SQLite file:")
+}
+
+func openDSN(dsn string) (*sql.DB, dbtest.Backend, error) {
+	b, driver, err := dialectOf(dsn)
+	if err != nil {
+		return nil, "", err
+	}
+	if b == dbtest.MySQL && !strings.Contains(dsn, "parseTime") {
+		sep := "?"
+		if strings.Contains(dsn, "?") {
+			sep = "&"
+		}
+		dsn += sep + "parseTime=true"
+	}
+	if b == dbtest.SQLite {
+		if _, err := dbtest.InitSQLite(); err != nil {
+			return nil, "", err
+		}
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		return nil, "", err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, "", fmt.Errorf("cannot reach the %s database: %v", b, redact(err.Error(), dsn))
+	}
+	return db, b, nil
+}
+
+// redact hides the password of dsn in s.
+func redact(s, dsn string) string {
+	if i := strings.Index(dsn, "://"); i >= 0 {
+		rest := dsn[i+3:]
+		if at := strings.Index(rest, "@"); at >= 0 {
+			if c := strings.Index(rest[:at], ":"); c >= 0 && c+1 < at {
+				return strings.ReplaceAll(s, rest[c+1:at], "xxxxx")
+			}
+		}
+	}
+	if at := strings.Index(dsn, "@"); at >= 0 {
+		if c := strings.Index(dsn[:at], ":"); c >= 0 && c+1 < at {
+			return strings.ReplaceAll(s, dsn[c+1:at], "xxxxx")
+		}
+	}
+	return s
+}
+
+const migrateHelp = `usage: dbharness migrate up|down|status --dsn DSN
+
+Migrates a database to the registry schema (goose migrations), rolls back
+the last migration, or lists the migrations and their state.
+
+Examples:
+  dbharness migrate up --dsn 'postgres://postgres@127.0.0.1:5432/dev?sslmode=disable'
+  dbharness migrate status --dsn 'root@tcp(127.0.0.1:3306)/dev'
+  dbharness migrate down --dsn file:dev.db
+`
+
+func migrateCmd(args []string, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	dsn := fl.String("dsn", "", "the database (required)")
+	fl.Usage = func() { fmt.Fprint(stderr, migrateHelp); fl.PrintDefaults() }
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			fl.Usage()
+			return 0
+		}
+		fl.Usage()
+		return 2
+	}
+	action := args[0]
+	if err := fl.Parse(args[1:]); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	if *dsn == "" {
+		fmt.Fprintln(stderr, "dbharness migrate: --dsn is required")
+		return 2
+	}
+	db, b, err := openDSN(*dsn)
+	if err != nil {
+		fmt.Fprintln(stderr, "dbharness migrate:", err)
+		return 1
+	}
+	defer db.Close()
+	p, err := migrations.NewProvider(string(b), db)
+	if err != nil {
+		fmt.Fprintln(stderr, "dbharness migrate:", err)
+		return 1
+	}
+	ctx := context.Background()
+	switch action {
+	case "up":
+		res, err := p.Up(ctx)
+		for _, r := range res {
+			fmt.Fprintf(stdout, "up    %s (%v)\n", r.Source.Path, r.Duration.Round(time.Millisecond))
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "dbharness migrate:", redact(err.Error(), *dsn))
+			return 1
+		}
+		if len(res) == 0 {
+			fmt.Fprintln(stdout, "up to date")
+		}
+	case "down":
+		r, err := p.Down(ctx)
+		if err != nil {
+			fmt.Fprintln(stderr, "dbharness migrate:", redact(err.Error(), *dsn))
+			return 1
+		}
+		fmt.Fprintf(stdout, "down  %s\n", r.Source.Path)
+	case "status":
+		st, err := p.Status(ctx)
+		if err != nil {
+			fmt.Fprintln(stderr, "dbharness migrate:", redact(err.Error(), *dsn))
+			return 1
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "VERSION\tSTATE\tFILE")
+		for _, s := range st {
+			fmt.Fprintf(tw, "%d\t%s\t%s\n", s.Source.Version, s.State, s.Source.Path)
+		}
+		tw.Flush()
+	default:
+		fmt.Fprintf(stderr, "dbharness migrate: unknown action %q (want up, down or status)\n", action)
+		return 2
+	}
+	return 0
+}
+
+const fixturesHelp = `usage: dbharness fixtures load --dsn DSN FILES...
+
+Loads fixture files into a database, in one transaction: all of them, or
+none when one is wrong. Use "base" as a file name for the built-in base set.
+
+Example:
+  dbharness fixtures load --dsn 'postgres://postgres@127.0.0.1:5432/dev?sslmode=disable' base my_rows.yml
+`
+
+func fixturesCmd(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "load" {
+		fmt.Fprint(stderr, fixturesHelp)
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			return 0
+		}
+		return 2
+	}
+	fl := flag.NewFlagSet("fixtures load", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	dsn := fl.String("dsn", "", "the database (required)")
+	fl.Usage = func() { fmt.Fprint(stderr, fixturesHelp); fl.PrintDefaults() }
+	if err := fl.Parse(args[1:]); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	if *dsn == "" || fl.NArg() == 0 {
+		fl.Usage()
+		return 2
+	}
+	var sets []*fixtures.Set
+	for _, name := range fl.Args() {
+		var s *fixtures.Set
+		var err error
+		if name == "base" {
+			s, err = fixtures.Base()
+		} else {
+			var data []byte
+			if data, err = os.ReadFile(name); err == nil {
+				s, err = fixtures.Parse(name, data)
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		sets = append(sets, s)
+	}
+	set, err := fixtures.Merge(sets...)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	db, b, err := openDSN(*dsn)
+	if err != nil {
+		fmt.Fprintln(stderr, "dbharness fixtures:", err)
+		return 1
+	}
+	defer db.Close()
+	ctx := context.Background()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		fmt.Fprintln(stderr, "dbharness fixtures:", err)
+		return 1
+	}
+	defer tx.Rollback()
+	ids, err := set.Load(ctx, tx, string(b))
+	if err == nil {
+		err = tx.Commit()
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, redact(err.Error(), *dsn))
+		return 1
+	}
+	for _, t := range set.Tables() {
+		fmt.Fprintf(stdout, "%-24s %d rows\n", t, set.Len(t))
+	}
+	fmt.Fprintf(stdout, "loaded %d labelled rows\n", len(ids))
+	return 0
+}
+
+func backendsCmd(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintln(stderr, "usage: dbharness backends")
+		if args[0] == "-h" || args[0] == "--help" {
+			return 0
+		}
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "BACKEND\tSTATUS\tVERSION")
+	ok := 0
+	for _, b := range dbtest.Backends() {
+		desc, err := dbtest.Describe(ctx, b)
+		if err != nil {
+			fmt.Fprintf(tw, "%s\tunavailable\t%s\n", b, strings.TrimPrefix(err.Error(), "dbtest: "+string(b)+" unavailable: "))
+			continue
+		}
+		ok++
+		fmt.Fprintf(tw, "%s\tavailable\t%s\n", b, desc)
+	}
+	tw.Flush()
+	if ok == 0 {
+		return 1
+	}
+	return 0
+}
