@@ -31,7 +31,9 @@ type Step struct {
 	Backends []dbtest.Backend // run only on these; all when empty
 	Expect   string           // the error kind expected, or ""
 
-	fields map[string]*yaml.Node
+	fields map[string]*yaml.Node // values by field name
+	keys   map[string]*yaml.Node // where each field is named
+	at     *yaml.Node            // the step's kind, where it begins
 	sc     *Scenario
 }
 
@@ -57,6 +59,9 @@ func (e *Error) Error() string {
 }
 
 func (s *Step) errf(n *yaml.Node, format string, args ...any) *Error {
+	if n == nil {
+		n = s.at
+	}
 	if n == nil {
 		n = &yaml.Node{Line: s.Line, Column: 1}
 	}
@@ -157,13 +162,13 @@ func Parse(file string, data []byte) (*Scenario, error) {
 	}
 	names := newNames()
 	for i, sn := range stepsNode.Content {
-		st := &Step{Index: i + 1, Line: sn.Line, sc: sc, fields: map[string]*yaml.Node{}}
+		st := &Step{Index: i + 1, Line: sn.Line, sc: sc, fields: map[string]*yaml.Node{}, keys: map[string]*yaml.Node{}}
 		if sn.Kind != yaml.MappingNode || len(sn.Content) != 2 {
 			st.Kind = "?"
 			return nil, st.errf(sn, "want a mapping with one key, the step's kind (one of %s)", strings.Join(stepKinds(), ", "))
 		}
 		k, v := sn.Content[0], sn.Content[1]
-		st.Kind = k.Value
+		st.Kind, st.at = k.Value, k
 		spec, ok := steps[st.Kind]
 		if !ok {
 			return nil, st.errf(k, "unknown step %q (want one of %s)", st.Kind, strings.Join(stepKinds(), ", "))
@@ -198,6 +203,7 @@ func Parse(file string, data []byte) (*Scenario, error) {
 				return nil, st.errf(fk, "field %q given twice", fk.Value)
 			}
 			st.fields[fk.Value] = fv
+			st.keys[fk.Value] = fk
 		}
 		if err := spec.check(st, names); err != nil {
 			return nil, err
@@ -295,7 +301,7 @@ func (spec stepSpec) check(st *Step, n names) error {
 			for _, f := range spec.fields {
 				want = append(want, f.name)
 			}
-			return st.errf(node, "unknown field %q (want %s)", name, strings.Join(want, ", "))
+			return st.errf(st.keys[name], "unknown field %q (want %s)", name, strings.Join(want, ", "))
 		}
 		if err := checkKind(node, f.kind); err != nil {
 			return st.errf(node, "field %q: want %s", name, kindNames[f.kind])

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/easyautoml/dbharness/dbtest"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+func runArgs(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestRunDefault(t *testing.T) {
+	code, out, errs := runArgs(t, "run")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	for _, want := range []string{"── machine_1 on sqlite", "step  1 create_machine", "SCENARIO", "machine_1", "3 passed, 0 failed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestRunFailingScenario(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "wrong.yaml"), []byte(`
+name: wrong_count
+fixtures: [base]
+steps:
+  - expect_count: {table: users, rows: 99}
+`), 0o644)
+	junit := filepath.Join(dir, "junit.xml")
+	code, out, _ := runArgs(t, "run", "--report", junit, filepath.Join(dir, "*.yaml"))
+	if code != 1 {
+		t.Fatalf("exit %d, want 1 for a failing scenario:\n%s", code, out)
+	}
+	if !strings.Contains(out, "users has 5 rows, want 99") || !strings.Contains(out, "0 passed, 1 failed") {
+		t.Errorf("output does not explain the failure:\n%s", out)
+	}
+	b, err := os.ReadFile(junit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var suites struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+		Suites   []struct {
+			Cases []struct {
+				Name    string `xml:"name,attr"`
+				Failure *struct {
+					Message string `xml:"message,attr"`
+				} `xml:"failure"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(b, &suites); err != nil {
+		t.Fatalf("JUnit report: %v\n%s", err, b)
+	}
+	if suites.Tests != 1 || suites.Failures != 1 || suites.Suites[0].Cases[0].Failure == nil ||
+		!strings.Contains(suites.Suites[0].Cases[0].Failure.Message, "step 1 (expect_count, line 5)") {
+		t.Errorf("JUnit report: %+v\n%s", suites, b)
+	}
+}
+
+func TestRunJSON(t *testing.T) {
+	code, out, errs := runArgs(t, "run", "--json", "-", "-q")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var doc struct {
+		Results []struct {
+			Scenario string `json:"scenario"`
+			Backend  string `json:"backend"`
+			Passed   bool   `json:"passed"`
+			Steps    []struct {
+				Kind string `json:"kind"`
+			} `json:"steps"`
+		} `json:"results"`
+		Passed int `json:"passed"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("standard output is not JSON: %v\n%s", err, out)
+	}
+	if doc.Passed != 3 || len(doc.Results) != 3 || doc.Results[0].Backend != "sqlite" || len(doc.Results[0].Steps) == 0 {
+		t.Errorf("JSON: %+v", doc)
+	}
+	if !strings.Contains(errs, "3 passed") {
+		t.Errorf("the summary should go to standard error when JSON goes to standard output:\n%s", errs)
+	}
+}
+
+// TestShards: the shards of n cover every scenario exactly once, and a
+// shard's content does not depend on the run.
+func TestShards(t *testing.T) {
+	seen := map[string]int{}
+	for _, shard := range []string{"1/3", "2/3", "3/3"} {
+		code, out, errs := runArgs(t, "run", "-q", "--shard", shard)
+		if code != 0 {
+			t.Fatalf("shard %s: exit %d: %s", shard, code, errs)
+		}
+		for _, line := range strings.Split(out, "\n") {
+			if f := strings.Fields(line); len(f) >= 3 && f[1] == "sqlite" {
+				seen[f[0]]++
+			}
+		}
+	}
+	if len(seen) != 3 {
+		t.Fatalf("the shards ran %v, want the three scenarios", seen)
+	}
+	for name, n := range seen {
+		if n != 1 {
+			t.Errorf("%s ran in %d shards", name, n)
+		}
+	}
+	for _, bad := range []string{"0/3", "4/3", "x", "1/0"} {
+		if code, _, _ := runArgs(t, "run", "--shard", bad); code != 2 {
+			t.Errorf("--shard %s: exit %d, want 2", bad, code)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	fix := filepath.Join(dir, "fix.yml")
+	os.WriteFile(good, []byte("name: g\nsteps:\n  - sql: {query: SELECT 1}\n"), 0o644)
+	os.WriteFile(bad, []byte("name: b\nsteps:\n  - sqll: {query: SELECT 1}\n"), 0o644)
+	os.WriteFile(fix, []byte("users:\n  a: &x {username: a}\n"), 0o644)
+	code, out, errs := runArgs(t, "validate", good, bad, fix)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	if !strings.Contains(out, "ok  "+good) {
+		t.Errorf("the good file is not reported ok:\n%s", out)
+	}
+	for _, want := range []string{`bad.yaml:3:5: step 1 (sqll): unknown step "sqll"`, "fix.yml:2:6: YAML anchors and aliases are not allowed", "2 file(s) with errors"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("errors lack %q:\n%s", want, errs)
+		}
+	}
+}
+
+func TestUsageAndVersion(t *testing.T) {
+	if code, _, errs := runArgs(t, "frobnicate"); code != 2 || !strings.Contains(errs, "unknown command") {
+		t.Errorf("unknown command: exit %d: %s", code, errs)
+	}
+	if code, out, _ := runArgs(t, "version"); code != 0 || !strings.HasPrefix(out, "dbharness ") {
+		t.Errorf("version: exit %d: %q", code, out)
+	}
+	for _, cmd := range [][]string{{"run", "--help"}, {"validate", "--help"}, {"migrate", "--help"}, {"fixtures", "--help"}} {
+		code, _, errs := runArgs(t, cmd...)
+		if code != 0 || !strings.Contains(errs, "Example") {
+			t.Errorf("%v: exit %d, help without examples:\n%s", cmd, code, errs)
+		}
+	}
+}
+
+func TestMigrateAndFixturesOnAFile(t *testing.T) {
+	dsn := "file:" + filepath.Join(t.TempDir(), "dev.db")
+	if code, out, errs := runArgs(t, "migrate", "up", "--dsn", dsn); code != 0 {
+		t.Fatalf("migrate up: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, _ := runArgs(t, "migrate", "up", "--dsn", dsn); code != 0 || !strings.Contains(out, "up to date") {
+		t.Fatalf("migrate up twice: exit %d\n%s", code, out)
+	}
+	code, out, errs := runArgs(t, "fixtures", "load", "--dsn", dsn, "base")
+	if code != 0 || !strings.Contains(out, "users") {
+		t.Fatalf("fixtures load: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, _ := runArgs(t, "migrate", "status", "--dsn", dsn); code != 0 || !strings.Contains(out, "applied") {
+		t.Fatalf("migrate status: exit %d\n%s", code, out)
+	}
+}
+
+func TestDSNPasswordHidden(t *testing.T) {
+	code, _, errs := runArgs(t, "migrate", "status", "--dsn", "postgres://app:hunter2@127.0.0.1:1/x?sslmode=disable&connect_timeout=2")
+	if code == 0 {
+		t.Fatal("migrate on a closed port succeeded")
+	}
+	if strings.Contains(errs, "hunter2") {
+		t.Fatalf("the password shows:\n%s", errs)
+	}
+}
