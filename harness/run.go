@@ -55,7 +55,7 @@ func Run(ctx context.Context, db *dbtest.DB, sc *Scenario, observe Observer) (re
 		return res
 	}
 	r := &run{
-		ctx: ctx, db: db, repo: repo, sc: sc,
+		ctx: ctx, db: db, q: db, base: repo, repo: repo, sc: sc,
 		users: map[string]int64{}, teams: map[string]int64{}, machines: map[string]int64{},
 		models: map[string]*model{}, locks: map[string]registry.MachineTableLockWrite{}, tableNames: map[int64]string{},
 	}
@@ -77,11 +77,13 @@ func Run(ctx context.Context, db *dbtest.DB, sc *Scenario, observe Observer) (re
 		}
 		t0 := time.Now()
 		r.detail = ""
-		err := steps[st.Kind].run(r, st)
+		err, broken := r.step(st)
 		sr.Duration = time.Since(t0)
 		sr.Detail = r.detail
 		var mm *mismatch
 		switch {
+		case broken != nil:
+			sr.Error = broken.Error()
 		case st.Expect != "" && err == nil:
 			sr.Error = fmt.Sprintf("expected a %s error, and the step succeeded", st.Expect)
 		case st.Expect != "" && errors.As(err, &mm):
@@ -106,6 +108,28 @@ func Run(ctx context.Context, db *dbtest.DB, sc *Scenario, observe Observer) (re
 		}
 	}
 	return res
+}
+
+// step runs one step. A step that expects an error runs inside a
+// savepoint of the scenario's transaction, rolled back after it: on
+// PostgreSQL a failed statement aborts the whole transaction, and the steps
+// after it must still run. broken reports a failure of the savepoint
+// itself, which no expectation covers.
+func (r *run) step(st *Step) (err, broken error) {
+	if st.Expect == "" {
+		return steps[st.Kind].run(r, st), nil
+	}
+	tx, err := r.db.BeginTx(r.ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("harness: a savepoint for a step that expects an error: %w", err)
+	}
+	r.q, r.repo = tx, r.base.WithTx(tx)
+	defer func() { r.q, r.repo = r.db, r.base }()
+	err = steps[st.Kind].run(r, st)
+	if rerr := tx.Rollback(); rerr != nil {
+		return err, fmt.Errorf("harness: rolling back the step's savepoint: %w", rerr)
+	}
+	return err, nil
 }
 
 func firstLine(s string) string {

@@ -166,7 +166,9 @@ func init() {
 type run struct {
 	ctx      context.Context
 	db       *dbtest.DB
-	repo     *registry.Repo
+	q        dynamic.Querier // where steps run statements: db, or a savepoint of it
+	base     *registry.Repo  // the repository over db
+	repo     *registry.Repo  // the repository over q
 	sc       *Scenario
 	fixtures fixtures.Loaded
 	users    map[string]int64
@@ -359,7 +361,7 @@ func (r *run) append(s *Step) error {
 	if err != nil {
 		return err
 	}
-	var q dynamic.Querier = r.db
+	var q dynamic.Querier = r.q
 	switch mode := s.str("mode"); mode {
 	case "shared", "separate":
 		driver, dsn := r.db.DriverName(), r.db.DSN()
@@ -493,7 +495,7 @@ func (r *run) expectCount(s *Step) error {
 	}
 	var want int64
 	s.decode("rows", &want)
-	got, err := dynamic.Count(r.ctx, r.db, r.db.Dialect(), t)
+	got, err := dynamic.Count(r.ctx, r.q, r.db.Dialect(), t)
 	if err != nil {
 		return err
 	}
@@ -519,7 +521,7 @@ func (r *run) expectTable(s *Step) error {
 	}
 	var want bool
 	s.decode("exists", &want)
-	_, err = dynamic.Count(r.ctx, r.db, r.db.Dialect(), table)
+	_, err = dynamic.Count(r.ctx, r.q, r.db.Dialect(), table)
 	exists := err == nil
 	if err != nil && !errors.Is(err, dynamic.ErrNoTable) {
 		return err
@@ -581,10 +583,10 @@ func (r *run) expectLog(s *Step) error {
 
 func (r *run) sql(s *Step) error {
 	if !s.has("rows") {
-		_, err := r.db.ExecContext(r.ctx, s.str("query"))
+		_, err := r.q.ExecContext(r.ctx, s.str("query"))
 		return err
 	}
-	got, err := fixtures.Query(r.ctx, r.db, s.str("query"))
+	got, err := fixtures.Query(r.ctx, r.q, s.str("query"))
 	if err != nil {
 		return err
 	}

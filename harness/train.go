@@ -201,7 +201,7 @@ func (r *run) train(s *Step) error {
 	var seed int64 = 1
 	s.decode("seed", &seed)
 	start := time.Now()
-	f, err := dynamic.Read(r.ctx, r.db, r.db.Dialect(), m.DataTableName)
+	f, err := dynamic.Read(r.ctx, r.q, r.db.Dialect(), m.DataTableName)
 	var mdl *model
 	if err == nil {
 		mdl, err = fit(f, s.str("target"), frac, uint64(seed))
@@ -248,7 +248,7 @@ func (r *run) predict(s *Step) error {
 	if err != nil {
 		return err
 	}
-	f, err := dynamic.Read(r.ctx, r.db, r.db.Dialect(), m.DataTableName)
+	f, err := dynamic.Read(r.ctx, r.q, r.db.Dialect(), m.DataTableName)
 	if err != nil {
 		return err
 	}
@@ -269,7 +269,7 @@ func (r *run) predict(s *Step) error {
 	if err != nil {
 		return err
 	}
-	res, err := dynamic.Append(r.ctx, r.db, r.db.Dialect(), m.DataTableName+registry.PredictionsSuffix, out)
+	res, err := dynamic.Append(r.ctx, r.q, r.db.Dialect(), m.DataTableName+registry.PredictionsSuffix, out)
 	if err != nil {
 		return err
 	}
