@@ -458,6 +458,10 @@ func currentTest(name string) (string, string) {
 func sqliteHook(tr *lockTracker, cs *connState, explain func(error) error) stmtHook {
 	return func(ctx context.Context, query string) (context.Context, func(error) error) {
 		tr.setStmt(cs, statementHead(query))
-		return ctx, explain
+		return ctx, func(err error) error {
+			err = explain(err)
+			tr.setStmt(cs, "")
+			return err
+		}
 	}
 }
