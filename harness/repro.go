@@ -229,7 +229,7 @@ func patternShared(ctx context.Context, b dbtest.Backend, out *PatternResult) er
 }
 
 func patternDeadlock(ctx context.Context, b dbtest.Backend, out *PatternResult) error {
-	db, err := connect(ctx, b, dbtest.WithoutMigrations(), dbtest.WithLockTimeout(2*time.Second))
+	db, err := connect(ctx, b, dbtest.WithoutMigrations(), dbtest.WithLockTimeout(time.Second))
 	if err != nil {
 		return err
 	}

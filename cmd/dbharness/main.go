@@ -10,6 +10,7 @@
 //	dbharness validate FILES...
 //	dbharness migrate up|down|status --dsn DSN
 //	dbharness fixtures load --dsn DSN FILES...
+//	dbharness repro lock [--db sqlite|postgres|mysql|all] [--pattern N]
 //	dbharness backends
 //	dbharness version
 //
@@ -37,6 +38,7 @@ Usage:
   dbharness validate FILES...                 check scenario and fixture files
   dbharness migrate up|down|status --dsn DSN  migrate a database to the registry schema
   dbharness fixtures load --dsn DSN FILES...  load fixture files into a database
+  dbharness repro lock [--db ...] [--pattern N]  reproduce and explain the lock-bug patterns
   dbharness backends                          list the backends available here
   dbharness version                           print the version
 
@@ -64,6 +66,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return fixturesCmd(rest, stdout, stderr)
 	case "backends":
 		return backendsCmd(rest, stdout, stderr)
+	case "repro":
+		return reproCmd(rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "dbharness", version())
 		return 0

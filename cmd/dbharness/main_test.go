@@ -194,3 +194,18 @@ func TestDSNPasswordHidden(t *testing.T) {
 		t.Fatalf("the password shows:\n%s", errs)
 	}
 }
+
+func TestReproLock(t *testing.T) {
+	code, out, errs := runArgs(t, "repro", "lock", "--pattern", "1")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	for _, want := range []string{"pattern 1 on sqlite", "expected:", "happened:", "timeline:", "fix:", "as documented"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if code, _, _ := runArgs(t, "repro", "lock", "--pattern", "9"); code != 2 {
+		t.Errorf("--pattern 9: exit %d, want 2", code)
+	}
+}
