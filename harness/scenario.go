@@ -1,10 +1,14 @@
 package harness
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -33,6 +37,7 @@ type Step struct {
 
 	fields map[string]*yaml.Node // values by field name
 	keys   map[string]*yaml.Node // where each field is named
+	order  []string              // field names as written, for errors in a stable order
 	at     *yaml.Node            // the step's kind, where it begins
 	sc     *Scenario
 }
@@ -50,7 +55,11 @@ type Error struct {
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "harness: %s:%d:%d: ", e.File, e.Line, e.Column)
+	if e.Column > 0 {
+		fmt.Fprintf(&b, "harness: %s:%d:%d: ", e.File, e.Line, e.Column)
+	} else {
+		fmt.Fprintf(&b, "harness: %s:%d: ", e.File, e.Line)
+	}
 	if e.Step > 0 {
 		fmt.Fprintf(&b, "step %d (%s): ", e.Step, e.Kind)
 	}
@@ -112,15 +121,23 @@ func ParseFS(fsys fs.FS) ([]*Scenario, error) {
 // fields, their types, and references to things created by earlier steps.
 func Parse(file string, data []byte) (*Scenario, error) {
 	sc := &Scenario{File: file}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("harness: %s: %w", file, err)
+	if err := dec.Decode(&doc); err != nil && err != io.EOF {
+		return nil, syntaxError(file, err)
 	}
 	fail := func(n *yaml.Node, format string, args ...any) error {
 		return &Error{File: file, Line: n.Line, Column: n.Column, Msg: fmt.Sprintf(format, args...)}
 	}
 	if len(doc.Content) == 0 {
 		return nil, &Error{File: file, Line: 1, Column: 1, Msg: "empty scenario file"}
+	}
+	var next yaml.Node
+	if err := dec.Decode(&next); err != io.EOF {
+		if err != nil {
+			return nil, syntaxError(file, err)
+		}
+		return nil, fail(&next, "a second YAML document: a scenario file holds one")
 	}
 	root := doc.Content[0]
 	if err := noAliases(file, root); err != nil {
@@ -130,8 +147,13 @@ func Parse(file string, data []byte) (*Scenario, error) {
 		return nil, fail(root, "want a mapping with name, fixtures and steps")
 	}
 	var stepsNode *yaml.Node
+	seen := map[string]int{}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
+		if prev, dup := seen[k.Value]; dup {
+			return nil, fail(k, "%q given twice (first at line %d)", k.Value, prev)
+		}
+		seen[k.Value] = k.Line
 		switch k.Value {
 		case "name":
 			if v.Kind != yaml.ScalarNode || v.Value == "" {
@@ -139,6 +161,9 @@ func Parse(file string, data []byte) (*Scenario, error) {
 			}
 			sc.Name = v.Value
 		case "description":
+			if v.Kind != yaml.ScalarNode {
+				return nil, fail(v, "description: want a string")
+			}
 			sc.Description = v.Value
 		case "fixtures":
 			if err := v.Decode(&sc.Fixtures); err != nil {
@@ -163,7 +188,7 @@ func Parse(file string, data []byte) (*Scenario, error) {
 	names := newNames()
 	for i, sn := range stepsNode.Content {
 		st := &Step{Index: i + 1, Line: sn.Line, sc: sc, fields: map[string]*yaml.Node{}, keys: map[string]*yaml.Node{}}
-		if sn.Kind != yaml.MappingNode || len(sn.Content) != 2 {
+		if sn.Kind != yaml.MappingNode || len(sn.Content) == 0 {
 			st.Kind = "?"
 			return nil, st.errf(sn, "want a mapping with one key, the step's kind (one of %s)", strings.Join(stepKinds(), ", "))
 		}
@@ -171,7 +196,13 @@ func Parse(file string, data []byte) (*Scenario, error) {
 		st.Kind, st.at = k.Value, k
 		spec, ok := steps[st.Kind]
 		if !ok {
-			return nil, st.errf(k, "unknown step %q (want one of %s)", st.Kind, strings.Join(stepKinds(), ", "))
+			return nil, st.errf(k, "unknown step %q%s (want one of %s)", st.Kind, didYouMean(st.Kind, stepKinds()), strings.Join(stepKinds(), ", "))
+		}
+		if len(sn.Content) > 2 {
+			// The usual slip: fields written level with the kind
+			// instead of under it.
+			extra := sn.Content[2]
+			return nil, st.errf(extra, "%q is level with the step's kind: indent the step's fields under %s:", extra.Value, st.Kind)
 		}
 		if v.Kind != yaml.MappingNode {
 			return nil, st.errf(v, "want a mapping of fields")
@@ -204,6 +235,7 @@ func Parse(file string, data []byte) (*Scenario, error) {
 			}
 			st.fields[fk.Value] = fv
 			st.keys[fk.Value] = fk
+			st.order = append(st.order, fk.Value)
 		}
 		if err := spec.check(st, names); err != nil {
 			return nil, err
@@ -294,14 +326,15 @@ func (spec stepSpec) check(st *Step, n names) error {
 	for _, f := range spec.fields {
 		known[f.name] = f
 	}
-	for name, node := range st.fields {
+	for _, name := range st.order {
+		node := st.fields[name]
 		f, ok := known[name]
 		if !ok {
 			var want []string
 			for _, f := range spec.fields {
 				want = append(want, f.name)
 			}
-			return st.errf(st.keys[name], "unknown field %q (want %s)", name, strings.Join(want, ", "))
+			return st.errf(st.keys[name], "unknown field %q%s (want %s)", name, didYouMean(name, want), strings.Join(want, ", "))
 		}
 		if err := checkKind(node, f.kind); err != nil {
 			return st.errf(node, "field %q: want %s", name, kindNames[f.kind])
@@ -315,10 +348,8 @@ func (spec stepSpec) check(st *Step, n names) error {
 				refs = node.Content
 			}
 			for _, r := range refs {
-				// "table.label" refers to a fixture row; checked once loaded.
-				if !strings.Contains(r.Value, ".") && !n.has(f.ref, r.Value) {
-					return st.errf(r, "field %q: %s %q was not created by an earlier step (create it with as: %s, or name a fixture row as %s.<label>)",
-						name, strings.TrimSuffix(f.ref, "s"), r.Value, r.Value, f.ref)
+				if err := st.checkRef(name, f.ref, r, n); err != nil {
+					return err
 				}
 			}
 		}
@@ -340,12 +371,48 @@ func (spec stepSpec) check(st *Step, n names) error {
 		}
 	}
 	for _, f := range spec.fields {
-		if f.defines != "" && st.fields[f.name] != nil {
-			n.define(f.defines, st.fields[f.name].Value, st.Index)
+		v := st.fields[f.name]
+		if f.defines == "" || v == nil {
+			continue
 		}
+		if strings.Contains(v.Value, ".") {
+			return st.errf(v, "field %q: %q: a name may not contain a dot, which marks fixture rows (table.label)", f.name, v.Value)
+		}
+		if prev, taken := n[f.defines][v.Value]; taken {
+			return st.errf(v, "field %q: %s %q was already created by step %d", f.name, singular(f.defines), v.Value, prev)
+		}
+		n.define(f.defines, v.Value, st.Index)
 	}
 	return nil
 }
+
+// fixtureTables are the namespaces whose things fixtures can hold, by the
+// name of their table.
+var fixtureTables = map[string]bool{"users": true, "teams": true, "machines": true}
+
+// checkRef checks a reference of field to a thing of namespace ns: a name
+// an earlier step created, or a fixture row "table.label" of that table
+// (its label is checked once the fixtures are loaded).
+func (st *Step) checkRef(field, ns string, r *yaml.Node, n names) error {
+	if table, _, dotted := strings.Cut(r.Value, "."); dotted {
+		switch {
+		case !fixtureTables[ns]:
+			return st.errf(r, "field %q: %q: a %s cannot come from fixtures; name one an earlier step created", field, r.Value, singular(ns))
+		case table != ns:
+			return st.errf(r, "field %q: %q is a row of %s, want a row of %s", field, r.Value, table, ns)
+		case len(st.sc.Fixtures) == 0:
+			return st.errf(r, "field %q: %q names a fixture row, and the scenario loads no fixtures", field, r.Value)
+		}
+		return nil
+	}
+	if !n.has(ns, r.Value) {
+		return st.errf(r, "field %q: %s %q was not created by an earlier step (create it with as: %s, or name a fixture row as %s.<label>)",
+			field, singular(ns), r.Value, r.Value, ns)
+	}
+	return nil
+}
+
+func singular(ns string) string { return strings.TrimSuffix(ns, "s") }
 
 func contains(list []string, s string) bool {
 	for _, x := range list {
@@ -417,3 +484,52 @@ func (s *Step) decode(name string, v any) error {
 
 // file resolves a path named by the scenario, relative to its file.
 func (sc *Scenario) file(name string) string { return path.Join(path.Dir(sc.File), name) }
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// syntaxError turns the YAML parser's error into an *Error naming the
+// file and line. The parser names the line where the construct it could
+// not finish began, which may be a line or two before the mistake.
+func syntaxError(file string, err error) error {
+	e := &Error{File: file, Line: 1, Msg: "YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		e.Line, _ = strconv.Atoi(m[1])
+		e.Msg = "YAML: " + m[2]
+	}
+	return e
+}
+
+// didYouMean suggests the candidate closest to s, when one is close.
+func didYouMean(s string, candidates []string) string {
+	best, bestD := "", len(s)/2+1
+	for _, c := range candidates {
+		if d := editDistance(s, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %s?)", best)
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -1,42 +1,137 @@
 package harness_test
 
 import (
-	"strings"
+	"errors"
 	"testing"
 
 	"github.com/easyautoml/dbharness/harness"
 )
 
-// TestMalformed: every malformed scenario gets its precise error, naming the
-// file, the line and the step.
+// TestMalformed: every malformed scenario gets its precise error, naming
+// the file, the line (and column) and the step.
 func TestMalformed(t *testing.T) {
+	const (
+		user    = "  - create_user: {as: u, username: u}\n"
+		machine = "  - create_machine: {as: m, owner: u, name: m, table: t}\n"
+	)
 	cases := []struct {
-		name, yaml, want string
+		reason, yaml, want string
 	}{
-		{"no name", "steps:\n  - sql: {query: SELECT 1}\n", "bad.yaml:1:1: missing name"},
-		{"no steps", "name: x\n", "bad.yaml:1:1: steps: want a non-empty list of steps"},
-		{"unknown key", "name: x\nstepz: []\n", `bad.yaml:2:1: unknown key "stepz"`},
-		{"unknown step", "name: x\nsteps:\n  - sql: {query: SELECT 1}\n  - apend: {machine: m}\n", `bad.yaml:4:5: step 2 (apend): unknown step "apend" (want one of append, bill,`},
-		{"missing field", "name: x\nsteps:\n  - create_user: {as: u}\n", `bad.yaml:3:5: step 1 (create_user): missing field "username"`},
-		{"unknown field", "name: x\nsteps:\n  - create_user: {as: u, username: u, colour: red}\n", `bad.yaml:3:39: step 1 (create_user): unknown field "colour" (want as, username, email, staff)`},
-		{"wrong type", "name: x\nsteps:\n  - expect_count: {table: t, rows: many}\n", `bad.yaml:3:36: step 1 (expect_count): field "rows": want an integer`},
-		{"wrong list", "name: x\nsteps:\n  - create_team: {as: t, name: t, members: alice}\n", `bad.yaml:3:44: step 1 (create_team): field "members": want a list of strings`},
-		{"not created", "name: x\nsteps:\n  - append: {machine: m1, dataset: salaries}\n", `bad.yaml:3:23: step 1 (append): field "machine": machine "m1" was not created by an earlier step`},
-		{"created later", "name: x\nsteps:\n  - read_machine: {machine: m, as_user: u}\n  - create_user: {as: u, username: u}\n", `step 1 (read_machine): field "machine": machine "m" was not created`},
-		{"two sources", "name: x\nsteps:\n  - create_user: {as: u, username: u}\n  - create_machine: {as: m, owner: u, name: m, table: t}\n  - append: {machine: m, dataset: salaries, csv: a.csv}\n", `bad.yaml:5:5: step 3 (append): want exactly one of csv, dataset, table (got 2)`},
-		{"bad mode", "name: x\nsteps:\n  - create_user: {as: u, username: u}\n  - create_machine: {as: m, owner: u, name: m, table: t}\n  - append: {machine: m, dataset: salaries, mode: sideways}\n", `field "mode": "sideways" is not one of test, shared, separate`},
-		{"bad expect_error", "name: x\nsteps:\n  - sql: {query: SELECT 1, expect_error: oops}\n", `step 1 (sql): expect_error: want one of any, duplicate,`},
-		{"bad backend", "name: x\nsteps:\n  - sql: {query: SELECT 1, backends: [oracle]}\n", `step 1 (sql): backends: dbtest: unknown backend "oracle"`},
-		{"step not a mapping", "name: x\nsteps:\n  - just text\n", "bad.yaml:3:5: step 1 (?): want a mapping with one key"},
-		{"bad range", "name: x\nsteps:\n  - create_user: {as: u, username: u}\n  - create_machine: {as: m, owner: u, name: m, table: t}\n  - append: {machine: m, dataset: salaries, rows: [5, 1]}\n", `field "rows": want a range [from, to]`},
-		{"alias", "name: x\nsteps:\n  - sql: &q {query: SELECT 1}\n  - sql: *q\n", "anchors and aliases are not allowed"},
-		{"field twice", "name: x\nsteps:\n  - sql: {query: SELECT 1, query: SELECT 2}\n", `bad.yaml:3:28: step 1 (sql): field "query" given twice`},
+		{"a scenario has a name",
+			"steps:\n  - sql: {query: SELECT 1}\n",
+			"harness: bad.yaml:1:1: missing name"},
+		{"a scenario has steps",
+			"name: x\n",
+			"harness: bad.yaml:1:1: steps: want a non-empty list of steps"},
+		{"steps is a list",
+			"name: x\nsteps: {a: 1}\n",
+			"harness: bad.yaml:2:8: steps: want a non-empty list of steps"},
+		{"the name is a string",
+			"name: [x]\nsteps:\n  - sql: {query: SELECT 1}\n",
+			"harness: bad.yaml:1:7: name: want a non-empty string"},
+		{"fixtures is a list",
+			"name: x\nfixtures: base\nsteps:\n  - sql: {query: SELECT 1}\n",
+			"harness: bad.yaml:2:11: fixtures: want a list of fixture sets (base, or files)"},
+		{"top-level keys are known",
+			"name: x\nstepz: []\n",
+			`harness: bad.yaml:2:1: unknown key "stepz" (want name, description, fixtures, steps)`},
+		{"a top-level key is given once",
+			"name: x\nname: y\nsteps:\n  - sql: {query: SELECT 1}\n",
+			`harness: bad.yaml:2:1: "name" given twice (first at line 1)`},
+		{"an empty file is no scenario",
+			"",
+			"harness: bad.yaml:1:1: empty scenario file"},
+		{"the file is a mapping",
+			"- a\n",
+			"harness: bad.yaml:1:1: want a mapping with name, fixtures and steps"},
+		{"one document per file",
+			"name: x\nsteps:\n  - sql: {query: SELECT 1}\n---\nname: y\n",
+			"harness: bad.yaml:4:1: a second YAML document: a scenario file holds one"},
+		{"YAML syntax errors name the line",
+			"name: x\nsteps:\n  - sql: {query: [SELECT 1}\n",
+			"harness: bad.yaml:2: YAML: did not find expected ',' or ']'"},
+		{"anchors and aliases are refused",
+			"name: x\nsteps:\n  - sql: &q {query: SELECT 1}\n  - sql: *q\n",
+			"harness: bad.yaml:3:10: YAML anchors and aliases are not allowed in scenarios"},
+		{"a step is a mapping",
+			"name: x\nsteps:\n  - just text\n",
+			"harness: bad.yaml:3:5: step 1 (?): want a mapping with one key, the step's kind (one of append, bill, create_machine, create_team, create_user, delete_machine, expect_count, expect_log, expect_metric, expect_table, lock, predict, read_machine, sql, train, unlock)"},
+		{"unknown steps are named, with a suggestion",
+			"name: x\nsteps:\n  - sql: {query: SELECT 1}\n  - apend: {machine: m}\n",
+			`harness: bad.yaml:4:5: step 2 (apend): unknown step "apend" (did you mean append?) (want one of append, bill, create_machine, create_team, create_user, delete_machine, expect_count, expect_log, expect_metric, expect_table, lock, predict, read_machine, sql, train, unlock)`},
+		{"fields go under the kind",
+			"name: x\nsteps:\n  - sql:\n    query: SELECT 1\n",
+			`harness: bad.yaml:4:5: step 1 (sql): "query" is level with the step's kind: indent the step's fields under sql:`},
+		{"a step's fields are a mapping",
+			"name: x\nsteps:\n  - create_user: [as, u]\n",
+			"harness: bad.yaml:3:18: step 1 (create_user): want a mapping of fields"},
+		{"a required field is missing",
+			"name: x\nsteps:\n  - create_user: {as: u}\n",
+			`harness: bad.yaml:3:5: step 1 (create_user): missing field "username"`},
+		{"an unknown field points at its name",
+			"name: x\nsteps:\n  - create_user: {as: u, username: u, colour: red}\n",
+			`harness: bad.yaml:3:39: step 1 (create_user): unknown field "colour" (want as, username, email, staff)`},
+		{"the first of two unknown fields is reported, every time",
+			"name: x\nsteps:\n  - create_user: {as: u, username: u, size: xl, colour: red}\n",
+			`harness: bad.yaml:3:39: step 1 (create_user): unknown field "size" (want as, username, email, staff)`},
+		{"a misspelt field gets a suggestion",
+			"name: x\nsteps:\n  - create_user: {as: u, usrname: u}\n",
+			`harness: bad.yaml:3:26: step 1 (create_user): unknown field "usrname" (did you mean username?) (want as, username, email, staff)`},
+		{"a field is given once",
+			"name: x\nsteps:\n  - sql: {query: SELECT 1, query: SELECT 2}\n",
+			`harness: bad.yaml:3:28: step 1 (sql): field "query" given twice`},
+		{"an integer field",
+			"name: x\nsteps:\n  - expect_count: {table: t, rows: many}\n",
+			`harness: bad.yaml:3:36: step 1 (expect_count): field "rows": want an integer`},
+		{"a list field",
+			"name: x\nsteps:\n  - create_team: {as: t, name: t, members: alice}\n",
+			`harness: bad.yaml:3:44: step 1 (create_team): field "members": want a list of strings`},
+		{"a range field",
+			"name: x\nsteps:\n" + user + machine + "  - append: {machine: m, dataset: salaries, rows: [5, 1]}\n",
+			`harness: bad.yaml:5:51: step 3 (append): field "rows": want a range [from, to]`},
+		{"a choice field",
+			"name: x\nsteps:\n" + user + machine + "  - append: {machine: m, dataset: salaries, mode: sideways}\n",
+			`harness: bad.yaml:5:51: step 3 (append): field "mode": "sideways" is not one of test, shared, separate`},
+		{"one data source per append",
+			"name: x\nsteps:\n" + user + machine + "  - append: {machine: m, dataset: salaries, csv: a.csv}\n",
+			"harness: bad.yaml:5:5: step 3 (append): want exactly one of csv, dataset, table (got 2)"},
+		{"a reference to something never created",
+			"name: x\nsteps:\n  - append: {machine: m1, dataset: salaries}\n",
+			`harness: bad.yaml:3:23: step 1 (append): field "machine": machine "m1" was not created by an earlier step (create it with as: m1, or name a fixture row as machines.<label>)`},
+		{"a reference to something created later",
+			"name: x\nsteps:\n  - read_machine: {machine: m, as_user: u}\n  - create_user: {as: u, username: u}\n",
+			`harness: bad.yaml:3:29: step 1 (read_machine): field "machine": machine "m" was not created by an earlier step (create it with as: m, or name a fixture row as machines.<label>)`},
+		{"a name is created once",
+			"name: x\nsteps:\n" + user + "  - create_user: {as: u, username: v}\n",
+			`harness: bad.yaml:4:23: step 2 (create_user): field "as": user "u" was already created by step 1`},
+		{"a name has no dot",
+			"name: x\nsteps:\n  - create_user: {as: a.b, username: u}\n",
+			`harness: bad.yaml:3:23: step 1 (create_user): field "as": "a.b": a name may not contain a dot, which marks fixture rows (table.label)`},
+		{"a fixture row of the wrong table",
+			"name: x\nfixtures: [base]\nsteps:\n  - create_machine: {as: m, owner: teams.research, name: m, table: t}\n",
+			`harness: bad.yaml:4:36: step 1 (create_machine): field "owner": "teams.research" is a row of teams, want a row of users`},
+		{"a fixture row without fixtures",
+			"name: x\nsteps:\n  - create_machine: {as: m, owner: users.alice, name: m, table: t}\n",
+			`harness: bad.yaml:3:36: step 1 (create_machine): field "owner": "users.alice" names a fixture row, and the scenario loads no fixtures`},
+		{"error kinds are known",
+			"name: x\nsteps:\n  - sql: {query: SELECT 1, expect_error: oops}\n",
+			"harness: bad.yaml:3:42: step 1 (sql): expect_error: want one of any, duplicate, invalid, invalid_transition, lock_held, locked, not_found"},
+		{"backends are known",
+			"name: x\nsteps:\n  - sql: {query: SELECT 1, backends: [oracle]}\n",
+			`harness: bad.yaml:3:38: step 1 (sql): backends: dbtest: unknown backend "oracle" (want sqlite, postgres or mysql)`},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
+		t.Run(c.reason, func(t *testing.T) {
 			_, err := harness.Parse("bad.yaml", []byte(c.yaml))
-			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Fatalf("err = %v\nwant it to contain %q", err, c.want)
+			if err == nil {
+				t.Fatalf("parsed; want %s", c.want)
+			}
+			if err.Error() != c.want {
+				t.Errorf("error:\n got %s\nwant %s", err, c.want)
+			}
+			var he *harness.Error
+			if !errors.As(err, &he) || he.File != "bad.yaml" || he.Line < 1 {
+				t.Errorf("error %#v: want a *harness.Error naming the file and line", err)
 			}
 		})
 	}
@@ -73,13 +168,19 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in string) {
 		sc, err := harness.Parse("fuzz.yaml", []byte(in))
 		if err != nil {
-			if !strings.HasPrefix(err.Error(), "harness: fuzz.yaml") {
-				t.Fatalf("error does not name the file: %v", err)
+			var he *harness.Error
+			if !errors.As(err, &he) || he.File != "fuzz.yaml" || he.Line < 1 {
+				t.Fatalf("error %q is not a *harness.Error naming the file and a line", err)
 			}
 			return
 		}
 		if sc.Name == "" || len(sc.Steps) == 0 {
 			t.Fatalf("accepted a scenario without name or steps: %+v", sc)
+		}
+		for i, st := range sc.Steps {
+			if st.Index != i+1 || st.Line < 1 || st.Kind == "" {
+				t.Fatalf("step %d parsed as %+v", i+1, st)
+			}
 		}
 	})
 }
