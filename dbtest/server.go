@@ -74,8 +74,11 @@ type serverProvider struct {
 
 func newServerProvider(ctx context.Context, b Backend, token string) (*serverProvider, error) {
 	base, env := serverDSN(b)
-	if base == "" {
-		return nil, &unavailableError{fmt.Sprintf("%s is not set", env)}
+	if base == "" { // no DSN: a Testcontainers container (containers.go)
+		var err error
+		if base, env, err = containerServer(ctx, b); err != nil {
+			return nil, err
+		}
 	}
 	var d serverDialect
 	switch b {
