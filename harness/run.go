@@ -24,6 +24,10 @@ type StepResult struct {
 	Duration time.Duration `json:"duration_ns"`
 	Detail   string        `json:"detail,omitempty"`
 	Error    string        `json:"error,omitempty"`
+	// LockReport explains a lock error of the step, expected or not:
+	// who held what, since which statement, and on SQLite the timeline
+	// of every connection's locks.
+	LockReport string `json:"lock_report,omitempty"`
 }
 
 // Result is the outcome of a scenario on a backend.
@@ -92,11 +96,15 @@ func Run(ctx context.Context, db *dbtest.DB, sc *Scenario, observe Observer) (re
 			sr.Error = fmt.Sprintf("expected a %s error, got: %v", st.Expect, err)
 		case st.Expect != "":
 			sr.Passed = true
-			sr.Detail = "failed as expected: " + firstLine(err.Error())
+			sr.Detail = fmt.Sprintf("failed as expected (%s): %s", st.Expect, summary(err))
 		case err != nil:
 			sr.Error = err.Error()
 		default:
 			sr.Passed = true
+		}
+		var le *dbtest.LockError
+		if errors.As(err, &le) && le.Report != nil {
+			sr.LockReport = le.Report.String()
 		}
 		res.Steps = append(res.Steps, sr)
 		if observe != nil {
@@ -130,6 +138,16 @@ func (r *run) step(st *Step) (err, broken error) {
 		return err, fmt.Errorf("harness: rolling back the step's savepoint: %w", rerr)
 	}
 	return err, nil
+}
+
+// summary gives the first two lines of an error: with errors.Join, what
+// was being done and what went wrong.
+func summary(err error) string {
+	lines := strings.SplitN(err.Error(), "\n", 3)
+	if len(lines) > 1 && lines[1] != "" {
+		return lines[0] + ": " + lines[1]
+	}
+	return lines[0]
 }
 
 func firstLine(s string) string {

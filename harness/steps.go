@@ -8,14 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
-
-	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/easyautoml/dbharness/dbtest"
 	"github.com/easyautoml/dbharness/dynamic"
@@ -29,7 +24,9 @@ import (
 var errorKinds = map[string][]error{
 	"locked":             {dbtest.ErrLocked, dynamic.ErrLocked},
 	"not_found":          {registry.ErrNotFound, dynamic.ErrNoTable},
+	"no_table":           {dynamic.ErrNoTable},
 	"lock_held":          {registry.ErrLockHeld},
+	"lock_not_held":      {registry.ErrLockNotHeld},
 	"invalid":            {registry.ErrInvalid},
 	"duplicate":          {registry.ErrDuplicate},
 	"invalid_transition": {registry.ErrInvalidTransition},
@@ -60,6 +57,10 @@ func matches(kind string, err error) bool {
 	}
 	return false
 }
+
+// modes are the connections a step may read or write through: the test's
+// own, a pool sharing the test's transaction, or a separate connection.
+var modes = []string{"test", "shared", "separate"}
 
 // steps is the table of step kinds. Each names its fields; check runs at
 // parse time, run at run time.
@@ -95,7 +96,7 @@ func init() {
 				{name: "dataset", kind: fString, oneOf: []string{"salaries"}},
 				{name: "table", kind: fTable},
 				{name: "rows", kind: fRange},
-				{name: "mode", kind: fString, oneOf: []string{"test", "shared", "separate"}},
+				{name: "mode", kind: fString, oneOf: modes},
 				{name: "types", kind: fMap},
 			}},
 		"train": {doc: "fit a linear regression on a machine's data and store the model", run: (*run).train, fields: []field{
@@ -103,12 +104,15 @@ func init() {
 			{name: "as", kind: fString, required: true, defines: "models"},
 			{name: "target", kind: fString, required: true},
 			{name: "user", kind: fString, ref: "users"},
+			{name: "features", kind: fStrings},
 			{name: "test_fraction", kind: fFloat},
 			{name: "seed", kind: fInt},
 		}},
-		"predict": {doc: "append a model's predictions to the machine's predictions table", run: (*run).predict, fields: []field{
+		"predict": {doc: "append a stored model's predictions to the machine's predictions table", run: (*run).predict, fields: []field{
 			{name: "machine", kind: fString, required: true, ref: "machines"},
 			{name: "model", kind: fString, required: true, ref: "models"},
+			{name: "user", kind: fString, ref: "users"},
+			{name: "mode", kind: fString, oneOf: modes},
 		}},
 		"bill": {doc: "record an operation and its billing", run: (*run).bill, fields: []field{
 			{name: "user", kind: fString, required: true, ref: "users"},
@@ -139,6 +143,20 @@ func init() {
 				{name: "predictions", kind: fBool},
 				{name: "table", kind: fString},
 				{name: "rows", kind: fInt, required: true},
+				{name: "mode", kind: fString, oneOf: modes},
+			}},
+		"expect_rows": {doc: "check rows of a machine's data or predictions table, or of a table, floats within a tolerance", run: (*run).expectRows,
+			exactlyOne: []string{"machine", "table"},
+			fields: []field{
+				{name: "machine", kind: fString, ref: "machines"},
+				{name: "predictions", kind: fBool},
+				{name: "table", kind: fString},
+				{name: "columns", kind: fStrings, required: true},
+				{name: "rows", kind: fRows, required: true},
+				{name: "offset", kind: fInt},
+				{name: "all", kind: fBool},
+				{name: "tolerance", kind: fFloat},
+				{name: "mode", kind: fString, oneOf: modes},
 			}},
 		"expect_table": {doc: "check whether a machine's data table exists", run: (*run).expectTable, fields: []field{
 			{name: "machine", kind: fString, required: true, ref: "machines"},
@@ -150,14 +168,19 @@ func init() {
 			{name: "min", kind: fFloat},
 			{name: "max", kind: fFloat},
 		}},
-		"expect_log": {doc: "check that the log has an entry containing a text", run: (*run).expectLog, fields: []field{
-			{name: "contains", kind: fString, required: true},
+		"expect_log": {doc: "check the log entries of a user, machine or model's work, by text and level", run: (*run).expectLog, fields: []field{
+			{name: "contains", kind: fString},
+			{name: "user", kind: fString, ref: "users"},
 			{name: "machine", kind: fString, ref: "machines"},
+			{name: "work", kind: fString, ref: "models"},
+			{name: "level", kind: fString, oneOf: []string{"debug", "info", "warning", "error"}},
+			{name: "count", kind: fInt},
 		}},
 		"sql": {doc: "run SQL; with rows, check its result", run: (*run).sql, fields: []field{
 			{name: "query", kind: fString, required: true},
 			{name: "rows", kind: fRows},
 			{name: "tolerance", kind: fFloat},
+			{name: "mode", kind: fString, oneOf: modes},
 		}},
 	}
 }
@@ -187,6 +210,28 @@ func (r *run) close() {
 	for _, p := range r.extra {
 		p.Close()
 	}
+}
+
+// conn returns what a step with a mode field reads or writes through:
+// the scenario's own handle (or the step's savepoint of it) for "test",
+// a pool that shares the scenario's transaction for "shared" (the
+// platform's fix), a genuinely separate connection for "separate" (its
+// bug).
+func (r *run) conn(s *Step) (dynamic.Querier, error) {
+	mode := s.str("mode")
+	if mode == "" || mode == "test" {
+		return r.q, nil
+	}
+	driver, dsn := r.db.DriverName(), r.db.DSN()
+	if mode == "separate" {
+		driver, dsn = r.db.RawDriverName(), r.db.RawDSN()
+	}
+	p, err := sql.Open(driver, dsn)
+	if err != nil {
+		return nil, err
+	}
+	r.extra = append(r.extra, p)
+	return p, nil
 }
 
 // id resolves a reference: a name created by an earlier step, or a
@@ -361,19 +406,9 @@ func (r *run) append(s *Step) error {
 	if err != nil {
 		return err
 	}
-	var q dynamic.Querier = r.q
-	switch mode := s.str("mode"); mode {
-	case "shared", "separate":
-		driver, dsn := r.db.DriverName(), r.db.DSN()
-		if mode == "separate" {
-			driver, dsn = r.db.RawDriverName(), r.db.RawDSN()
-		}
-		p, err := sql.Open(driver, dsn)
-		if err != nil {
-			return err
-		}
-		r.extra = append(r.extra, p)
-		q = p
+	q, err := r.conn(s)
+	if err != nil {
+		return err
 	}
 	res, err := r.repo.AppendToMachine(r.ctx, q, mid, uid, f, dynamic.WithRetry(1, time.Millisecond, time.Millisecond))
 	if err != nil {
@@ -466,188 +501,3 @@ func (r *run) deleteMachine(s *Step) error {
 	}
 	return r.repo.DeleteMachine(r.ctx, mid)
 }
-
-// table returns the data table (or predictions table) of a machine step.
-func (r *run) table(s *Step) (string, error) {
-	if s.has("table") {
-		return s.str("table"), nil
-	}
-	mid, err := r.machine(s.str("machine"))
-	if err != nil {
-		return "", err
-	}
-	m, err := r.repo.GetMachine(r.ctx, mid)
-	if err != nil {
-		return "", err
-	}
-	var pred bool
-	s.decode("predictions", &pred)
-	if pred {
-		return m.DataTableName + registry.PredictionsSuffix, nil
-	}
-	return m.DataTableName, nil
-}
-
-func (r *run) expectCount(s *Step) error {
-	t, err := r.table(s)
-	if err != nil {
-		return err
-	}
-	var want int64
-	s.decode("rows", &want)
-	got, err := dynamic.Count(r.ctx, r.q, r.db.Dialect(), t)
-	if err != nil {
-		return err
-	}
-	if got != want {
-		return &mismatch{fmt.Sprintf("%s has %d rows, want %d", t, got, want)}
-	}
-	r.detail = fmt.Sprintf("%s: %d rows", t, got)
-	return nil
-}
-
-func (r *run) expectTable(s *Step) error {
-	mid, err := r.machine(s.str("machine"))
-	if err != nil {
-		return err
-	}
-	var table string
-	if m, err := r.repo.GetMachine(r.ctx, mid); err == nil {
-		table = m.DataTableName
-	} else if created, ok := r.tableNames[mid]; ok {
-		table = created
-	} else {
-		return err
-	}
-	var want bool
-	s.decode("exists", &want)
-	_, err = dynamic.Count(r.ctx, r.q, r.db.Dialect(), table)
-	exists := err == nil
-	if err != nil && !errors.Is(err, dynamic.ErrNoTable) {
-		return err
-	}
-	if exists != want {
-		return &mismatch{fmt.Sprintf("table %s exists: %v, want %v", table, exists, want)}
-	}
-	return nil
-}
-
-func (r *run) expectMetric(s *Step) error {
-	m, ok := r.models[s.str("model")]
-	if !ok {
-		return fmt.Errorf("no model %q", s.str("model"))
-	}
-	v := m.R2
-	if s.str("metric") == "rmse" {
-		v = m.RMSE
-	}
-	r.detail = fmt.Sprintf("%s = %.4f", s.str("metric"), v)
-	if s.has("min") {
-		var min float64
-		s.decode("min", &min)
-		if !(v >= min) {
-			return &mismatch{fmt.Sprintf("%s = %.4f, want at least %v", s.str("metric"), v, min)}
-		}
-	}
-	if s.has("max") {
-		var max float64
-		s.decode("max", &max)
-		if !(v <= max) {
-			return &mismatch{fmt.Sprintf("%s = %.4f, want at most %v", s.str("metric"), v, max)}
-		}
-	}
-	return nil
-}
-
-func (r *run) expectLog(s *Step) error {
-	var f registry.LogFilter
-	if s.has("machine") {
-		mid, err := r.machine(s.str("machine"))
-		if err != nil {
-			return err
-		}
-		f.MachineID = mid
-	}
-	entries, err := r.repo.ListLogs(r.ctx, f)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if strings.Contains(e.Message, s.str("contains")) {
-			r.detail = e.Message
-			return nil
-		}
-	}
-	return &mismatch{fmt.Sprintf("no log entry of %d contains %q", len(entries), s.str("contains"))}
-}
-
-func (r *run) sql(s *Step) error {
-	if !s.has("rows") {
-		_, err := r.q.ExecContext(r.ctx, s.str("query"))
-		return err
-	}
-	got, err := fixtures.Query(r.ctx, r.q, s.str("query"))
-	if err != nil {
-		return err
-	}
-	var want [][]any
-	s.decode("rows", &want)
-	for _, row := range want {
-		for i, v := range row {
-			switch x := v.(type) {
-			case int:
-				row[i] = int64(x)
-			case uint64:
-				row[i] = int64(x)
-			}
-		}
-	}
-	var tol float64
-	s.decode("tolerance", &tol)
-	opts := []cmp.Option{cmpopts.EquateEmpty(), cmp.Comparer(func(a, b float64) bool {
-		return a == b || math.Abs(a-b) <= tol*math.Max(1, math.Max(math.Abs(a), math.Abs(b)))
-	})}
-	if diff := cmp.Diff(want, numeric(got.Values, want), opts...); diff != "" {
-		return &mismatch{"rows differ (-want +got):\n" + diff}
-	}
-	r.detail = fmt.Sprintf("%d rows as expected", len(want))
-	return nil
-}
-
-// numeric turns integer-valued floats, and numbers that drivers return as
-// text (DECIMAL sums), into the forms YAML gives expectations, where the
-// expectation is a number: a sum is 2002 on every driver.
-func numeric(rows, want [][]any) [][]any {
-	for r, row := range rows {
-		for i, v := range row {
-			if s, ok := v.(string); ok && r < len(want) && i < len(want[r]) {
-				switch want[r][i].(type) {
-				case int64, float64:
-					if f, err := strconv.ParseFloat(s, 64); err == nil {
-						v = f
-					}
-				}
-			}
-			if f, ok := v.(float64); ok && f == math.Trunc(f) && math.Abs(f) < 1<<53 {
-				if _, wantFloat := cell(want, r, i).(float64); !wantFloat {
-					v = int64(f)
-				}
-			}
-			row[i] = v
-		}
-	}
-	return rows
-}
-
-func cell(rows [][]any, r, i int) any {
-	if r < len(rows) && i < len(rows[r]) {
-		return rows[r][i]
-	}
-	return nil
-}
-
-// mismatch is a failed expectation, as opposed to an error of the system
-// under test.
-type mismatch struct{ msg string }
-
-func (m *mismatch) Error() string { return m.msg }
