@@ -76,6 +76,9 @@ const (
 	EnvContainerIdle = "DBTEST_CONTAINER_IDLE"
 	// EnvContainers set to "off" keeps dbtest from using Docker.
 	EnvContainers = "DBTEST_CONTAINERS"
+	// EnvContainerLog names a file to which each process appends a line
+	// naming the container it used and whether it started it.
+	EnvContainerLog = "DBTEST_CONTAINER_LOG"
 )
 
 // Defaults of the Testcontainers provider.

@@ -41,6 +41,7 @@ type sharedContainer struct {
 	name, id, dsn string
 	started       bool          // this process started it
 	took          time.Duration // how long joining took
+	companion     int           // the companion's process id
 }
 
 // containerRefs are the containers this process joined. The files stay
@@ -92,13 +93,14 @@ func joinContainer(ctx context.Context, spec containerSpec) (*sharedContainer, e
 	}
 	c, err := eng.joinOrStart(ctx, spec, name, unused)
 	if err == nil {
-		err = startContainerCompanion(dir, name, eng.host, ref)
+		c.companion, err = startContainerCompanion(dir, name, eng.host, ref)
 	}
 	if err != nil {
 		ref.Close()
 		return nil, err
 	}
 	c.took = time.Since(begin)
+	logContainer(spec.b, c)
 	if containerRefs.joined == nil {
 		containerRefs.joined = make(map[string]*sharedContainer)
 	}
@@ -211,14 +213,14 @@ func init() {
 
 // startContainerCompanion starts the companion that inherits ref and drops
 // it once this process, and the go command that ran it, have ended.
-func startContainerCompanion(dir, name, dockerHost string, ref *os.File) error {
+func startContainerCompanion(dir, name, dockerHost string, ref *os.File) (pid int, err error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	r, w, err := os.Pipe()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer r.Close()
 	waitPID := 0
@@ -239,13 +241,38 @@ func startContainerCompanion(dir, name, dockerHost string, ref *os.File) error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		w.Close()
-		return fmt.Errorf("dbtest: starting the container companion: %w", err)
+		return 0, fmt.Errorf("dbtest: starting the container companion: %w", err)
 	}
 	// Nobody waits for it: it outlives this process, and init reaps it.
+	pid = cmd.Process.Pid
 	cmd.Process.Release()
 	containerRefs.files = append(containerRefs.files, w)
-	return nil
+	return pid, nil
 }
+
+// logContainer appends a line to the file named by DBTEST_CONTAINER_LOG, if
+// set: which process used which container, and whether it started it.
+func logContainer(b Backend, c *sharedContainer) {
+	path := os.Getenv(EnvContainerLog)
+	if path == "" {
+		return
+	}
+	how := "joined"
+	if c.started {
+		how = "started"
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	exe, _ := os.Executable()
+	// One write per line: lines of parallel processes do not mix.
+	fmt.Fprintf(f, "%s %s %s %s pid=%d exe=%s took=%s\n", b, c.name, shortID(c.id), how, os.Getpid(),
+		filepath.Base(exe), c.took.Round(time.Millisecond))
+}
+
+func shortID(id string) string { return id[:min(12, len(id))] }
 
 // runContainerCompanion is the companion's main.
 func runContainerCompanion() int {
