@@ -42,6 +42,21 @@ type Result struct {
 	Notes    []string       `json:"notes,omitempty"` // what dbtest noted, such as MySQL's implicit commits
 }
 
+// Failure says why the scenario failed: the failed step, named by its file,
+// line, index and kind, with its error; or the error outside any step. It
+// is empty when the scenario passed.
+func (r Result) Failure() string {
+	if r.Passed {
+		return ""
+	}
+	for _, s := range r.Steps {
+		if !s.Passed {
+			return fmt.Sprintf("%s:%d: step %d (%s): %s", r.File, s.Line, s.Index, s.Kind, s.Error)
+		}
+	}
+	return r.Error
+}
+
 // Observer is told of each step as it ends, for progress output.
 type Observer func(sc *Scenario, b dbtest.Backend, s StepResult)
 

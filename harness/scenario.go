@@ -53,6 +53,8 @@ type Error struct {
 	Msg    string
 }
 
+// Error formats the error as "harness: file:line:column: step N (kind):
+// message".
 func (e *Error) Error() string {
 	var b strings.Builder
 	if e.Column > 0 {
