@@ -1,7 +1,7 @@
 package scenarios_test
 
 import (
-	"context"
+	"slices"
 	"testing"
 
 	"github.com/easyautoml/dbharness/dbtest"
@@ -11,28 +11,56 @@ import (
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
 
-// TestScenarios runs every scenario file on every backend.
+// The reference workflows, which must always be there.
+var reference = []string{
+	"salaries_prediction_complete_workflow",
+	"salaries_prediction_diagnostic_row_count",
+	"machine_1",
+}
+
+// TestScenarios runs every scenario file on every backend, as subtests
+// scenario/backend.
 func TestScenarios(t *testing.T) {
 	all, err := harness.ParseFS(scenarios.FS)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(all) < 3 {
-		t.Fatalf("%d scenarios, want the three reference workflows at least", len(all))
+	var names []string
+	for _, sc := range all {
+		names = append(names, sc.Name)
+	}
+	for _, want := range reference {
+		if !slices.Contains(names, want) {
+			t.Errorf("scenario %s is missing (have %v)", want, names)
+		}
 	}
 	for _, sc := range all {
 		t.Run(sc.Name, func(t *testing.T) {
 			dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
-				res := harness.Run(context.Background(), db, sc, func(_ *harness.Scenario, _ dbtest.Backend, s harness.StepResult) {
-					t.Logf("step %2d %-15s %v %s", s.Index, s.Kind, s.Passed, s.Detail)
+				res := harness.Run(t.Context(), db, sc, func(_ *harness.Scenario, _ dbtest.Backend, s harness.StepResult) {
+					status := "ok"
+					switch {
+					case s.Skipped:
+						status = "skip"
+					case !s.Passed:
+						status = "FAIL"
+					}
+					t.Logf("%s:%d: step %d %s: %s %s", sc.File, s.Line, s.Index, s.Kind, status, s.Detail)
+					if s.LockReport != "" {
+						t.Logf("lock report:\n%s", s.LockReport)
+					}
 				})
 				if !res.Passed {
-					t.Errorf("%s failed: %s", sc.Name, res.Error)
-					for _, s := range res.Steps {
-						if !s.Passed {
-							t.Errorf("step %d (%s, %s:%d): %s", s.Index, s.Kind, sc.File, s.Line, s.Error)
-						}
+					t.Error(res.Failure())
+				}
+				ran := 0
+				for _, s := range res.Steps {
+					if !s.Skipped {
+						ran++
 					}
+				}
+				if res.Passed && ran == 0 {
+					t.Errorf("no step of %s runs on %s", sc.Name, db.Backend())
 				}
 			})
 		})
