@@ -6,14 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
-	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // Querier is what Append, Read and Count accept: a *sql.DB, a *sql.Tx or a
-// *sql.Conn (or a type that embeds one, such as dbtest.DB).
+// *sql.Conn, or a type that embeds a *sql.DB (such as a test harness's
+// handle).
 type Querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
@@ -21,182 +18,127 @@ type Querier interface {
 }
 
 var (
-	_ Querier = (*sql.DB)(nil)
-	_ Querier = (*sql.Tx)(nil)
-	_ Querier = (*sql.Conn)(nil)
+	_ Querier  = (*sql.DB)(nil)
+	_ Querier  = (*sql.Tx)(nil)
+	_ Querier  = (*sql.Conn)(nil)
+	_ connPool = (*sql.DB)(nil)
+	_ execer   = (*sql.Tx)(nil)
+	_ execer   = (*sql.Conn)(nil)
 )
 
-// pool is a Querier that hands out connections: Append owns its
-// transaction on one of them and may retry it.
-type pool interface {
+// connPool is a Querier that hands out connections: a *sql.DB. Append owns
+// its transaction on one of them, and may retry it.
+type connPool interface {
+	Querier
 	Conn(ctx context.Context) (*sql.Conn, error)
+}
+
+// execer runs statements inside or outside a transaction: a *sql.Tx or a
+// *sql.Conn.
+type execer interface {
+	Querier
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
 }
 
 // Result reports what an append did.
 type Result struct {
-	Rows         int64          // rows written
-	Attempts     int            // times the append was tried (more than 1 after lock conflicts)
-	Created      bool           // the table was created
-	AddedColumns []string       // columns added to an existing table
-	NonFinite    map[string]int // NaN and ±Inf values stored as NULL, per column
-	Bulk         bool           // written with PostgreSQL's COPY
-}
-
-// Option configures Append.
-type Option func(*appendOpts) error
-
-type appendOpts struct {
-	retry     retryPolicy
-	batchRows int
-	noCopy    bool
-	given     map[string]bool
-}
-
-func (o *appendOpts) once(name string) error {
-	if o.given[name] {
-		return fmt.Errorf("dynamic: option %s given twice", name)
-	}
-	o.given[name] = true
-	return nil
-}
-
-// WithRetry bounds the retries of an append that owns its transaction:
-// at most attempts tries, waiting base, 2·base, 4·base ... (capped at max,
-// each wait drawn at random below its bound) in between. The default is 5
-// attempts from 20 ms to 1 s. The context bounds the whole.
-func WithRetry(attempts int, base, max time.Duration) Option {
-	return func(o *appendOpts) error {
-		if attempts < 1 || base <= 0 || max < base {
-			return fmt.Errorf("dynamic: WithRetry(%d, %v, %v): want attempts ≥ 1 and 0 < base ≤ max", attempts, base, max)
-		}
-		if err := o.once("WithRetry"); err != nil {
-			return err
-		}
-		o.retry = retryPolicy{attempts: attempts, base: base, max: max}
-		return nil
-	}
-}
-
-// WithBatchRows sets how many rows one INSERT statement carries. It is
-// capped by the database's limit on bound parameters. The default was
-// measured per database.
-func WithBatchRows(n int) Option {
-	return func(o *appendOpts) error {
-		if n < 1 {
-			return fmt.Errorf("dynamic: WithBatchRows(%d): want at least 1", n)
-		}
-		if err := o.once("WithBatchRows"); err != nil {
-			return err
-		}
-		o.batchRows = n
-		return nil
-	}
-}
-
-// WithoutCopy makes PostgreSQL appends use INSERT instead of COPY.
-func WithoutCopy() Option {
-	return func(o *appendOpts) error {
-		if err := o.once("WithoutCopy"); err != nil {
-			return err
-		}
-		o.noCopy = true
-		return nil
-	}
+	// Rows is the number of rows written: the frame's length on success,
+	// 0 on failure (nothing stays).
+	Rows int64
+	// Attempts is how many times the append was tried: more than 1 after
+	// lock conflicts when Append owned the transaction.
+	Attempts int
+	// Created tells that the append created the table.
+	Created bool
+	// AddedColumns are the columns the append added to an existing table,
+	// in frame order.
+	AddedColumns []string
+	// NonFinite counts, per column, the NaN and ±Inf values stored as NULL.
+	// It is nil when there were none.
+	NonFinite map[string]int
+	// Bulk tells that the rows went through PostgreSQL's COPY.
+	Bulk bool
 }
 
 // Append writes the frame's rows into table, creating the table when it
-// does not exist and adding the columns the frame brings, in one
-// transaction: either every row is in and the table is as the frame needs
-// it, or nothing changed.
+// does not exist and adding the columns the frame brings: either every row
+// is in and the table is as the frame needs it, or the rows and the table
+// are as they were. The frame's columns are matched to the table's by
+// name; table columns the frame lacks get NULL. dialectName is "sqlite",
+// "postgres" or "mysql" (or "sqlite3", "postgresql", "pgx", "mariadb").
 //
-// With a *sql.Tx or a *sql.Conn, Append runs on it, never on a second
-// connection. With a *sql.Tx it works inside a savepoint of the caller's
-// transaction and a lock conflict is returned at once (errors.Is
-// [ErrLocked]), since only the caller can retry its transaction. With a
-// *sql.DB or a *sql.Conn it owns the transaction and retries the whole
-// append on lock conflicts (see [WithRetry]).
+// q decides where the append runs:
 //
-// On MySQL, DDL commits the current transaction: a table or columns that
-// the append creates exist before its rows are written. If the append then
-// fails, Append drops what it created; inside a caller's transaction the
-// DDL has also committed the caller's earlier writes, which no code can
-// undo.
+//   - *sql.Tx: inside the caller's transaction, in a savepoint. Nothing is
+//     retried; a lock conflict returns at once an error matching
+//     [ErrLocked], with Attempts 1.
+//   - *sql.Conn: on that connection, in a transaction begun there (a
+//     savepoint under a harness that wraps the connection in its own
+//     transaction). Nothing is retried, as with a *sql.Tx.
+//   - *sql.DB (or a type embedding one): on one connection taken from the
+//     pool, in a transaction Append owns. A lock conflict rolls back and
+//     retries the whole append, as [WithRetry] bounds it.
+//
+// Append never opens a second connection: with a *sql.Tx or a *sql.Conn,
+// every statement runs on the caller's connection.
+//
+// On MySQL, DDL commits the current transaction: see the package
+// documentation, under Atomicity, for what Append does about it and what
+// it cannot undo.
 func Append(ctx context.Context, q Querier, dialectName, table string, f *Frame, opts ...Option) (Result, error) {
 	d, err := lookupDialect(dialectName)
 	if err != nil {
 		return Result{}, err
 	}
-	o := &appendOpts{retry: defaultRetry, given: map[string]bool{}}
-	for _, opt := range opts {
-		if opt == nil {
-			return Result{}, errors.New("dynamic: nil Option")
-		}
-		if err := opt(o); err != nil {
-			return Result{}, err
-		}
-	}
-	if f == nil || len(f.cols) == 0 {
-		return Result{}, fmt.Errorf("dynamic: appending to %s: the frame has no columns", table)
-	}
-	w, err := newWrite(d, table, f)
+	o, err := appendConfig(opts)
 	if err != nil {
 		return Result{}, err
 	}
-	w.opts = o
+	w, err := newWrite(d, table, f, o)
+	if err != nil {
+		return Result{}, err
+	}
 	switch q := q.(type) {
 	case *sql.Tx:
 		return w.inTx(ctx, q)
 	case *sql.Conn:
-		return w.owned(ctx, func(context.Context) (*sql.Conn, func(), error) { return q, func() {}, nil })
-	case pool:
-		return w.owned(ctx, func(ctx context.Context) (*sql.Conn, func(), error) {
-			c, err := q.Conn(ctx)
-			if err != nil {
-				return nil, nil, err
-			}
-			return c, func() { c.Close() }, nil
-		})
+		return w.onConn(ctx, q)
+	case connPool:
+		return w.owned(ctx, q)
+	case nil:
+		return Result{}, errors.New("dynamic: Append: nil Querier")
 	}
 	return Result{}, fmt.Errorf("dynamic: Append needs a *sql.DB, *sql.Tx or *sql.Conn, not %T", q)
 }
 
-// write is one append: the frame's values made ready for the database.
+// write is one append: the frame checked and made ready for the database.
 type write struct {
-	d      *dialect
-	table  string
-	qtable string
-	cols   []Column // the frame's columns, NaN and Inf replaced by nil
-	qcols  []string
-	rows   int
-	opts   *appendOpts
-	res    Result
+	d         dialect
+	opts      *appendOpts
+	table     string
+	qtable    string
+	cols      []Column // the frame's columns, NaN and ±Inf replaced by nil
+	qcols     []string
+	rows      int
+	nonFinite map[string]int
 }
 
-func newWrite(d *dialect, table string, f *Frame) (*write, error) {
-	qt, err := d.quoteIdent(table)
+func newWrite(d dialect, table string, f *Frame, o *appendOpts) (*write, error) {
+	qt, err := quoteIdent(d, table)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("dynamic: table name: %w", err)
 	}
-	w := &write{d: d, table: table, qtable: qt, rows: f.rows, res: Result{NonFinite: map[string]int{}}}
+	if f == nil || len(f.cols) == 0 {
+		return nil, fmt.Errorf("dynamic: appending to %s: the frame has no columns", table)
+	}
+	w := &write{d: d, opts: o, table: table, qtable: qt, rows: f.rows}
 	for _, c := range f.cols {
-		qc, err := d.quoteIdent(c.Name)
+		qc, err := quoteIdent(d, c.Name)
 		if err != nil {
-			return nil, fmt.Errorf("dynamic: table %s: column %q: %w", table, c.Name, err)
+			return nil, fmt.Errorf("dynamic: appending to %s: column %q: %w", table, c.Name, err)
 		}
 		if c.Type == Float {
-			vals := c.Values
-			copied := false
-			for i, v := range vals {
-				if x, ok := v.(float64); ok && (math.IsNaN(x) || math.IsInf(x, 0)) {
-					if !copied {
-						vals = append([]any(nil), vals...)
-						copied = true
-					}
-					vals[i] = nil
-					w.res.NonFinite[c.Name]++
-				}
-			}
-			c.Values = vals
+			c.Values = w.dropNonFinite(c.Name, c.Values)
 		}
 		w.cols = append(w.cols, c)
 		w.qcols = append(w.qcols, qc)
@@ -204,369 +146,200 @@ func newWrite(d *dialect, table string, f *Frame) (*write, error) {
 	return w, nil
 }
 
-// execer runs statements: a *sql.Tx or a *sql.Conn.
-type execer interface {
-	Querier
-	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
-}
-
-// owned runs the append in its own transaction on a connection, retrying
-// the whole on lock conflicts.
-func (w *write) owned(ctx context.Context, getConn func(context.Context) (*sql.Conn, func(), error)) (Result, error) {
-	var last error
-	for attempt := 1; attempt <= w.opts.retry.attempts; attempt++ {
-		if attempt > 1 {
-			if err := w.opts.retry.wait(ctx, attempt-1); err != nil {
-				return w.result(attempt - 1), &LockedError{Table: w.table, Attempts: attempt - 1, Err: last}
+// dropNonFinite returns vals with NaN and ±Inf replaced by nil, copying
+// vals only when it has some, and counts them.
+func (w *write) dropNonFinite(name string, vals []any) []any {
+	copied := false
+	for i, v := range vals {
+		if x, ok := v.(float64); ok && (math.IsNaN(x) || math.IsInf(x, 0)) {
+			if !copied {
+				vals = append([]any(nil), vals...)
+				copied = true
 			}
-		}
-		conn, done, err := getConn(ctx)
-		if err != nil {
-			return w.result(attempt), fmt.Errorf("dynamic: appending to %s: %w", w.table, err)
-		}
-		err = w.once(ctx, conn)
-		done()
-		if err == nil {
-			return w.result(attempt), nil
-		}
-		if !isLockError(err) {
-			return w.result(attempt), fmt.Errorf("dynamic: appending to %s: %w", w.table, err)
-		}
-		last = err
-		if isHopeless(err) {
-			return w.result(attempt), &LockedError{Table: w.table, Attempts: attempt, Err: err}
+			vals[i] = nil
+			if w.nonFinite == nil {
+				w.nonFinite = map[string]int{}
+			}
+			w.nonFinite[name]++
 		}
 	}
-	return w.result(w.opts.retry.attempts), &LockedError{Table: w.table, Attempts: w.opts.retry.attempts, Err: last}
+	return vals
 }
 
-func (w *write) result(attempts int) Result {
-	r := w.res
-	r.Attempts = attempts
-	if len(r.NonFinite) == 0 {
-		r.NonFinite = nil
+// attempt is what one try of the append did.
+type attempt struct {
+	created bool
+	added   []int   // indexes into write.cols of the columns added
+	vals    [][]any // per column, the values as bound for the table
+	rows    int64
+	bulk    bool
+}
+
+func (w *write) result(a *attempt, attempts int, ok bool) Result {
+	r := Result{Attempts: attempts, NonFinite: w.nonFinite}
+	if a != nil && ok {
+		r.Rows, r.Created, r.Bulk = a.rows, a.created, a.bulk
+		for _, i := range a.added {
+			r.AddedColumns = append(r.AddedColumns, w.cols[i].Name)
+		}
 	}
 	return r
 }
 
-// once is one attempt of an owned append.
-func (w *write) once(ctx context.Context, conn *sql.Conn) (err error) {
-	w.res.Rows, w.res.Created, w.res.AddedColumns, w.res.Bulk = 0, false, nil, false
-	var undo func(context.Context)
-	if w.d.ddlCommits {
-		// DDL would commit the transaction: run it first, undo it on failure.
-		undo, err = w.ensureSchema(ctx, conn)
+func (w *write) wrap(err error) error {
+	return fmt.Errorf("dynamic: appending to %s: %w", w.table, err)
+}
+
+// owned appends in a transaction of its own on a connection of the pool,
+// retrying the whole on lock conflicts.
+func (w *write) owned(ctx context.Context, db connPool) (Result, error) {
+	var last error
+	p := w.opts.retry
+	for n := 1; ; n++ {
+		conn, err := db.Conn(ctx)
 		if err != nil {
-			return err
+			return w.result(nil, n, false), w.wrap(err)
 		}
-		defer func() {
-			if err != nil {
-				undo(context.WithoutCancel(ctx))
-			}
-		}()
-	}
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tx.Rollback()
-		}
-	}()
-	if !w.d.ddlCommits {
-		if _, err = w.ensureSchema(ctx, tx); err != nil {
-			return err
-		}
-	}
-	if err = w.insert(ctx, tx, conn); err != nil {
-		return err
-	}
-	return tx.Commit()
-}
-
-// inTx appends inside the caller's transaction, in a savepoint.
-func (w *write) inTx(ctx context.Context, tx *sql.Tx) (res Result, err error) {
-	w.res.Rows = 0
-	var undo func(context.Context)
-	if w.d.ddlCommits {
-		if undo, err = w.ensureSchema(ctx, tx); err != nil {
-			return w.txError(err)
-		}
-	}
-	const sp = "dynamic_append"
-	if _, err = tx.ExecContext(ctx, "SAVEPOINT "+sp); err != nil {
-		if undo != nil {
-			undo(context.WithoutCancel(ctx))
-		}
-		return w.txError(err)
-	}
-	defer func() {
-		if err != nil {
-			bctx := context.WithoutCancel(ctx)
-			tx.ExecContext(bctx, "ROLLBACK TO SAVEPOINT "+sp)
-			tx.ExecContext(bctx, "RELEASE SAVEPOINT "+sp)
-			if undo != nil {
-				undo(bctx)
-			}
-		}
-	}()
-	if !w.d.ddlCommits {
-		if _, err = w.ensureSchema(ctx, tx); err != nil {
-			return w.txError(err)
-		}
-	}
-	if err = w.insert(ctx, tx, nil); err != nil {
-		return w.txError(err)
-	}
-	if _, err = tx.ExecContext(ctx, "RELEASE SAVEPOINT "+sp); err != nil {
-		return w.txError(err)
-	}
-	return w.result(1), nil
-}
-
-func (w *write) txError(err error) (Result, error) {
-	if isLockError(err) {
-		return w.result(1), &LockedError{Table: w.table, Attempts: 1, Err: err}
-	}
-	return w.result(1), fmt.Errorf("dynamic: appending to %s: %w", w.table, err)
-}
-
-// ensureSchema creates the table or adds the frame's new columns. It
-// returns how to undo that, for databases where DDL commits.
-func (w *write) ensureSchema(ctx context.Context, ex execer) (func(context.Context), error) {
-	existing, err := tableColumns(ctx, ex, w.d, w.table)
-	if err != nil {
-		return nil, err
-	}
-	nothing := func(context.Context) {}
-	if existing == nil {
-		var b strings.Builder
-		fmt.Fprintf(&b, "CREATE TABLE %s (%s %s", w.qtable, w.d.mustQuote(rowIDColumn), w.d.rowID)
-		for i, c := range w.cols {
-			fmt.Fprintf(&b, ", %s %s", w.qcols[i], w.d.types[storedType(c.Type)])
-		}
-		b.WriteString(")")
-		if _, err := ex.ExecContext(ctx, b.String()); err != nil {
-			return nil, err
-		}
-		w.res.Created = true
-		return func(ctx context.Context) { ex.ExecContext(ctx, "DROP TABLE IF EXISTS "+w.qtable) }, nil
-	}
-	byFold := map[string]dbColumn{}
-	for _, c := range existing {
-		byFold[strings.ToLower(c.name)] = c
-	}
-	var added []int
-	for i, c := range w.cols {
-		e, ok := byFold[strings.ToLower(c.Name)]
-		if !ok {
-			added = append(added, i)
-			continue
-		}
-		if e.name != c.Name {
-			return nil, fmt.Errorf("dynamic: table %s: column %q collides with the table's column %q: names must differ in more than case", w.table, c.Name, e.name)
-		}
-		if !compatible(e.typ, c.Type) {
-			return nil, fmt.Errorf("dynamic: table %s: column %q is %s in the table but %s in the frame", w.table, c.Name, e.typ, c.Type)
-		}
-	}
-	if len(added) == 0 {
-		return nothing, nil
-	}
-	var done []string
-	undo := func(ctx context.Context) {
-		for _, q := range done {
-			ex.ExecContext(ctx, fmt.Sprintf("ALTER TABLE %s DROP COLUMN %s", w.qtable, q))
-		}
-	}
-	for _, i := range added {
-		q := fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", w.qtable, w.qcols[i], w.d.types[storedType(w.cols[i].Type)])
-		if _, err := ex.ExecContext(ctx, q); err != nil {
-			undo(context.WithoutCancel(ctx))
-			return nil, err
-		}
-		done = append(done, w.qcols[i])
-		w.res.AddedColumns = append(w.res.AddedColumns, w.cols[i].Name)
-	}
-	return undo, nil
-}
-
-// storedType is the type a new column gets: an all-NULL column is text.
-func storedType(t Type) Type {
-	if t == Unknown {
-		return Text
-	}
-	return t
-}
-
-// compatible reports whether frame values of type f fit a column of type
-// c. Integers widen into a float column (exactly, below 2^53); nothing else
-// converts silently. An all-NULL frame column fits anything.
-func compatible(c, f Type) bool {
-	return f == Unknown || c == f || c == Float && f == Integer
-}
-
-func (d *dialect) mustQuote(name string) string {
-	q, _ := d.quoteIdent(name)
-	return q
-}
-
-// insert writes the rows: COPY on PostgreSQL when the connection allows
-// it, else multi-row INSERT statements in batches.
-func (w *write) insert(ctx context.Context, ex execer, conn *sql.Conn) error {
-	if w.rows == 0 {
-		return nil
-	}
-	if w.d.name == "postgres" && conn != nil && !w.opts.noCopy {
-		n, err := w.copyRows(ctx, conn)
+		a := &attempt{}
+		poisoned, err := w.onConnOnce(ctx, conn, db, a)
+		conn.Close()
 		if err == nil {
-			w.res.Rows, w.res.Bulk = n, true
-			return nil
+			return w.result(a, n, true), nil
 		}
-		if !errors.Is(err, errors.ErrUnsupported) {
-			return err
+		if !isLockError(err) {
+			return w.result(nil, n, false), w.wrap(err)
+		}
+		last = err
+		if poisoned || isHopeless(err) || n >= p.attempts {
+			return w.result(nil, n, false), &LockedError{Table: w.table, Attempts: n, Err: last}
+		}
+		if werr := p.wait(ctx, n); werr != nil {
+			return w.result(nil, n, false), &LockedError{Table: w.table, Attempts: n, Err: errors.Join(last, werr)}
 		}
 	}
-	ncols := len(w.cols)
-	batch := w.d.maxBatchRows
-	if w.opts.batchRows > 0 {
-		batch = w.opts.batchRows
+}
+
+// onConn appends once on the caller's connection.
+func (w *write) onConn(ctx context.Context, conn *sql.Conn) (Result, error) {
+	a := &attempt{}
+	if _, err := w.onConnOnce(ctx, conn, nil, a); err != nil {
+		return w.result(nil, 1, false), w.fail(err)
 	}
-	if lim := w.d.maxParams / ncols; batch > lim {
-		batch = max(lim, 1)
+	return w.result(a, 1, true), nil
+}
+
+func (w *write) fail(err error) error {
+	if isLockError(err) {
+		return &LockedError{Table: w.table, Attempts: 1, Err: err}
 	}
-	full := w.rows / batch
-	args := make([]any, 0, batch*ncols)
-	if full > 0 {
-		st, err := ex.PrepareContext(ctx, w.insertSQL(batch))
-		if err != nil {
-			return err
+	return w.wrap(err)
+}
+
+// onConnOnce is one try on a connection outside a transaction: schema and
+// rows in one transaction begun on it, or, where DDL commits, the DDL first
+// and undone if the rows fail (on spare's connection if conn's is gone, when
+// there is a spare). poisoned reports that the transaction could
+// not be rolled back, so that the connection's state is unknown.
+func (w *write) onConnOnce(ctx context.Context, conn *sql.Conn, spare connPool, a *attempt) (poisoned bool, err error) {
+	if w.d.ddlCommits() {
+		if err := w.schema(ctx, conn, a); err != nil {
+			return false, w.undo(ctx, conn, spare, a, err)
 		}
-		defer st.Close()
-		for b := 0; b < full; b++ {
-			args = w.appendArgs(args[:0], b*batch, (b+1)*batch)
-			if _, err := st.ExecContext(ctx, args...); err != nil {
+	}
+	tx, err := conn.BeginTx(ctx, w.d.txOptions())
+	if err != nil {
+		return false, w.undo(ctx, conn, spare, a, err)
+	}
+	err = func() error {
+		if !w.d.ddlCommits() {
+			if err := w.schema(ctx, tx, a); err != nil {
 				return err
 			}
-			w.res.Rows += int64(batch)
-			if err := faultAfterRows(w.res.Rows); err != nil {
+		}
+		if err := w.insert(ctx, tx, conn, a); err != nil {
+			return err
+		}
+		return tx.Commit()
+	}()
+	if err != nil {
+		if rerr := tx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
+			poisoned = true
+			err = errors.Join(err, fmt.Errorf("rolling back: %w", rerr))
+		}
+		return poisoned, w.undo(ctx, conn, spare, a, err)
+	}
+	return false, nil
+}
+
+// savepoint names the savepoint of an append inside a caller's
+// transaction.
+const savepoint = "dynamic_append"
+
+// inTx appends inside the caller's transaction, in a savepoint. Where DDL
+// commits, the DDL runs before the savepoint and, since it has ended the
+// caller's transaction, a new one is begun so that the rows, and what the
+// caller does next, are still a transaction the caller commits or rolls
+// back.
+func (w *write) inTx(ctx context.Context, tx *sql.Tx) (Result, error) {
+	a := &attempt{}
+	if w.d.ddlCommits() {
+		if err := w.schema(ctx, tx, a); err != nil {
+			return w.result(nil, 1, false), w.fail(w.undo(ctx, tx, nil, a, err))
+		}
+		if a.ddl() {
+			if err := reopen(ctx, tx); err != nil {
+				return w.result(nil, 1, false), w.fail(w.undo(ctx, tx, nil, a, err))
+			}
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT "+savepoint); err != nil {
+		return w.result(nil, 1, false), w.fail(w.undo(ctx, tx, nil, a, err))
+	}
+	err := func() error {
+		if !w.d.ddlCommits() {
+			if err := w.schema(ctx, tx, a); err != nil {
 				return err
 			}
 		}
-	}
-	if rest := w.rows - full*batch; rest > 0 {
-		args = w.appendArgs(args[:0], full*batch, w.rows)
-		if _, err := ex.ExecContext(ctx, w.insertSQL(rest), args...); err != nil {
+		if err := w.insert(ctx, tx, nil, a); err != nil {
 			return err
 		}
-		w.res.Rows += int64(rest)
-		if err := faultAfterRows(w.res.Rows); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (w *write) insertSQL(rows int) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES ", w.qtable, strings.Join(w.qcols, ", "))
-	n := 1
-	for r := 0; r < rows; r++ {
-		if r > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteByte('(')
-		for c := range w.cols {
-			if c > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(w.d.placeholder(n))
-			n++
-		}
-		b.WriteByte(')')
-	}
-	return b.String()
-}
-
-func (w *write) appendArgs(args []any, from, to int) []any {
-	for r := from; r < to; r++ {
-		for _, c := range w.cols {
-			args = append(args, c.Values[r])
-		}
-	}
-	return args
-}
-
-// pgCopier is a driver connection that can COPY, such as dbtest's.
-type pgCopier interface {
-	CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error)
-}
-
-// copyRows writes the rows with COPY through the connection's driver
-// connection: pgx's stdlib connection, or one offering CopyFrom.
-func (w *write) copyRows(ctx context.Context, conn *sql.Conn) (int64, error) {
-	names := make([]string, len(w.cols))
-	for i, c := range w.cols {
-		names[i] = c.Name
-	}
-	src := &frameSource{w: w, row: -1}
-	var n int64
-	err := conn.Raw(func(dc any) error {
-		var err error
-		switch c := dc.(type) {
-		case pgCopier:
-			n, err = c.CopyFrom(ctx, pgx.Identifier{w.table}, names, src)
-		case interface{ Conn() *pgx.Conn }:
-			n, err = c.Conn().CopyFrom(ctx, pgx.Identifier{w.table}, names, src)
-		default:
-			err = errors.ErrUnsupported
-		}
-		if err != nil && src.err != nil {
-			// The source failed; the server only echoes its message.
-			err = fmt.Errorf("%w (COPY aborted: %v)", src.err, err)
-		}
+		_, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT "+savepoint)
 		return err
-	})
-	return n, err
-}
-
-// frameSource feeds COPY from the frame without copying it.
-type frameSource struct {
-	w    *write
-	row  int
-	vals []any
-	err  error
-}
-
-func (s *frameSource) Next() bool {
-	s.row++
-	if s.err = faultAfterRows(int64(s.row)); s.err != nil {
-		return false
+	}()
+	if err != nil {
+		bctx := context.WithoutCancel(ctx)
+		if _, rerr := tx.ExecContext(bctx, "ROLLBACK TO SAVEPOINT "+savepoint); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("rolling back to the savepoint: %w", rerr))
+		} else {
+			tx.ExecContext(bctx, "RELEASE SAVEPOINT "+savepoint)
+		}
+		err = w.undo(ctx, tx, nil, a, err)
+		if w.d.ddlCommits() && a.ddl() {
+			if rerr := reopen(bctx, tx); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
+		}
+		return w.result(nil, 1, false), w.fail(err)
 	}
-	return s.row < s.w.rows
+	return w.result(a, 1, true), nil
 }
 
-func (s *frameSource) Values() ([]any, error) {
-	if s.vals == nil {
-		s.vals = make([]any, len(s.w.cols))
+// reopen makes sure the connection of tx is in a transaction after DDL
+// that may have committed it: it sets and rolls back to a probe savepoint,
+// which MySQL forgets at once outside a transaction, and begins a new
+// transaction if it did.
+func reopen(ctx context.Context, tx *sql.Tx) error {
+	const probe = "dynamic_probe"
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT "+probe); err != nil {
+		return err
 	}
-	for i, c := range s.w.cols {
-		s.vals[i] = c.Values[s.row]
+	_, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+probe)
+	if err == nil || !isNoSavepoint(err) {
+		return err
 	}
-	return s.vals, nil
+	_, err = tx.ExecContext(ctx, "START TRANSACTION")
+	return err
 }
 
-func (s *frameSource) Err() error { return s.err }
-
-// faultAfterRows lets tests make an append fail part way: when it is set,
-// it is asked after every batch (and every COPY row) and fails the append
-// by returning an error. It is nil outside tests.
-var faultHook func(rowsWritten int64) error
-
-func faultAfterRows(n int64) error {
-	if faultHook == nil {
-		return nil
-	}
-	return faultHook(n)
-}
+func (a *attempt) ddl() bool { return a.created || len(a.added) > 0 }

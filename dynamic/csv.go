@@ -1,42 +1,53 @@
 package dynamic
 
 import (
-	"bytes"
+	"bufio"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 )
 
-// ReadCSV reads a CSV file with a header line into a frame. Each column's
-// type is inferred from its cells: Integer when every non-empty cell is a
-// 64-bit integer, Float when every one is a number (integers and floats
-// mixed), Boolean for true/false (any case), Timestamp for RFC 3339 or
-// YYYY-MM-DD[ HH:MM:SS[.fraction]] (UTC unless a zone is given), Text
-// otherwise. An integer too large for 64 bits makes its column Text, so no
-// digit is lost. Empty cells are NULL. [WithType] overrides the inference.
+// ReadCSV reads CSV (RFC 4180, comma-separated, with a header line) into a
+// frame. A UTF-8 byte order mark is skipped. Header names must be
+// non-empty, valid UTF-8, and distinct even ignoring case.
 //
-// Errors name the line and the column: a row with the wrong number of
-// fields, invalid UTF-8, an empty or duplicate header name, or a cell that
-// does not fit a forced type. A UTF-8 byte order mark is skipped. Cells
-// that look like spreadsheet formulas (=SUM(...)) are kept as text, never
+// Each column's type is inferred from its non-empty cells, unless
+// [WithType] sets it:
+//
+//   - Integer: every cell a base-10 64-bit integer;
+//   - Float: every cell a decimal number, integers and floats mixed, with
+//     at least one finite (NaN and Inf alone do not make a number column);
+//   - Boolean: every cell true or false, in any case;
+//   - Timestamp: every cell RFC 3339 (2024-05-01T13:45:00Z, or with an
+//     offset), YYYY-MM-DD, or YYYY-MM-DD HH:MM:SS with an optional
+//     fraction and offset; without an offset the time is UTC;
+//   - Text: anything else, including integers too large for 64 bits (no
+//     digit is lost) and any other mix of types.
+//
+// Empty cells are NULL; a column of empty cells only is [Unknown]. Cells
+// that look like spreadsheet formulas (=SUM(A1:A2)) are text, never
 // evaluated.
+//
+// Errors name the line, and the column by its header name where there is
+// one: a row with the wrong number of fields, invalid UTF-8, a malformed
+// quote, a cell that does not fit a forced type.
 func ReadCSV(r io.Reader, opts ...FrameOption) (*Frame, error) {
 	cfg, err := frameConfig(opts)
 	if err != nil {
 		return nil, err
 	}
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, fmt.Errorf("dynamic: reading CSV: %w", err)
+	br := bufio.NewReader(r)
+	if bom, err := br.Peek(3); err == nil && string(bom) == "\ufeff" {
+		br.Discard(3)
 	}
-	data = bytes.TrimPrefix(data, []byte("\ufeff"))
-	cr := csv.NewReader(bytes.NewReader(data))
-	cr.ReuseRecord = false
+	cr := csv.NewReader(br)
+	cr.FieldsPerRecord = -1 // checked here, to say more
 	header, err := cr.Read()
 	if err == io.EOF {
 		return nil, errors.New("dynamic: CSV: no header line")
@@ -46,24 +57,19 @@ func ReadCSV(r io.Reader, opts ...FrameOption) (*Frame, error) {
 	}
 	seen := map[string]int{}
 	for i, h := range header {
-		if !utf8.ValidString(h) {
-			return nil, fmt.Errorf("dynamic: CSV line 1, column %d: header is not valid UTF-8", i+1)
-		}
 		if err := checkName(h); err != nil {
 			return nil, fmt.Errorf("dynamic: CSV line 1, column %d: %w", i+1, err)
 		}
-		if j, dup := seen[strings.ToLower(h)]; dup {
+		key := foldKey(h)
+		if j, dup := seen[key]; dup {
 			return nil, fmt.Errorf("dynamic: CSV line 1: columns %d (%q) and %d (%q) have the same name, up to case", j+1, header[j], i+1, h)
 		}
-		seen[strings.ToLower(h)] = i
+		seen[key] = i
 	}
-	for name := range cfg.types {
-		if _, ok := seen[strings.ToLower(name)]; !ok {
-			return nil, fmt.Errorf("dynamic: WithType(%q): the CSV has no such column", name)
-		}
+	if err := cfg.checkNames(header); err != nil {
+		return nil, err
 	}
-	var cells [][]string // by column
-	cells = make([][]string, len(header))
+	cells := make([][]string, len(header)) // by column
 	var lines []int
 	for {
 		rec, err := cr.Read()
@@ -74,6 +80,9 @@ func ReadCSV(r io.Reader, opts ...FrameOption) (*Frame, error) {
 			return nil, csvError(err)
 		}
 		line, _ := cr.FieldPos(0)
+		if len(rec) != len(header) {
+			return nil, fmt.Errorf("dynamic: CSV line %d: %d fields, but the header has %d", line, len(rec), len(header))
+		}
 		for i, v := range rec {
 			if !utf8.ValidString(v) {
 				return nil, fmt.Errorf("dynamic: CSV line %d, column %q: invalid UTF-8", line, header[i])
@@ -88,7 +97,7 @@ func ReadCSV(r io.Reader, opts ...FrameOption) (*Frame, error) {
 		if !forced {
 			t = inferCells(cells[i])
 		}
-		values := make([]any, len(cells[i]))
+		values := make([]any, len(lines))
 		for r, s := range cells[i] {
 			if s == "" {
 				continue
@@ -99,63 +108,56 @@ func ReadCSV(r io.Reader, opts ...FrameOption) (*Frame, error) {
 			}
 			values[r] = v
 		}
-		if t == Unknown {
-			t = Text // an all-empty column
-		}
 		cols[i] = Column{Name: name, Type: t, Values: values}
 	}
 	return NewFrame(cols...)
 }
 
+// csvError names the line and the character where the CSV is malformed.
 func csvError(err error) error {
 	var pe *csv.ParseError
-	if errors.As(err, &pe) {
-		if errors.Is(pe.Err, csv.ErrFieldCount) {
-			return fmt.Errorf("dynamic: CSV line %d: wrong number of fields (every row needs one per header column)", pe.Line)
-		}
-		return fmt.Errorf("dynamic: CSV line %d, column %d: %v", pe.Line, pe.Column, pe.Err)
+	if !errors.As(err, &pe) {
+		return fmt.Errorf("dynamic: CSV: %w", err)
 	}
-	return fmt.Errorf("dynamic: CSV: %w", err)
+	return fmt.Errorf("dynamic: CSV line %d, character %d: %v", pe.Line, pe.Column, pe.Err)
 }
 
-// inferCells returns the narrowest type that every non-empty cell fits.
+// inferCells returns the narrowest type that every non-empty cell fits,
+// or Unknown when every cell is empty.
 func inferCells(cells []string) Type {
-	canInt, canFloat, canBool, canTime, any := true, true, true, true, false
+	canInt, canFloat, canBool, canTime := true, true, true, true
+	some, finite := false, false
 	for _, s := range cells {
 		if s == "" {
 			continue
 		}
-		any = true
+		some = true
 		if canInt {
 			if _, err := strconv.ParseInt(s, 10, 64); err != nil {
 				canInt = false
 			}
 		}
 		if canFloat {
-			if !isNumber(s) {
-				canFloat = false
-			}
+			f, ok := parseNumber(s)
+			canFloat = ok
+			finite = finite || ok && !math.IsNaN(f) && !math.IsInf(f, 0)
 		}
 		if canBool {
-			if _, ok := parseBool(s); !ok {
-				canBool = false
-			}
+			_, canBool = parseBool(s)
 		}
 		if canTime {
-			if _, ok := parseTime(s); !ok {
-				canTime = false
-			}
+			_, canTime = parseTime(s)
 		}
 		if !canInt && !canFloat && !canBool && !canTime {
 			return Text
 		}
 	}
 	switch {
-	case !any:
+	case !some:
 		return Unknown
 	case canInt:
 		return Integer
-	case canFloat:
+	case canFloat && finite:
 		return Float
 	case canBool:
 		return Boolean
@@ -165,17 +167,24 @@ func inferCells(cells []string) Type {
 	return Text
 }
 
-// isNumber accepts decimal numbers, NaN and infinities, but not integers
-// too large for int64 written without a fraction or exponent: those stay
-// text so that no digit is lost.
-func isNumber(s string) bool {
-	if _, err := strconv.ParseFloat(s, 64); err != nil {
-		return false
+// parseNumber accepts decimal numbers, NaN and infinities, but neither hex
+// floats nor integers too large for int64 written without a fraction or an
+// exponent: those are text, so that no digit is lost.
+func parseNumber(s string) (float64, bool) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, false
 	}
-	if _, err := strconv.ParseInt(s, 10, 64); err != nil && isDigits(strings.TrimLeft(s, "+-")) {
-		return false // an integer that overflows int64
+	digits := strings.TrimLeft(s, "+-")
+	if len(digits) > 1 && digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X') {
+		return 0, false
 	}
-	return true
+	if isDigits(digits) {
+		if _, err := strconv.ParseInt(s, 10, 64); err != nil {
+			return 0, false
+		}
+	}
+	return f, true
 }
 
 func isDigits(s string) bool {
@@ -200,19 +209,19 @@ func parseBool(s string) (bool, bool) {
 	return false, false
 }
 
+// timeLayouts are the timestamp forms ReadCSV recognizes. Parsing accepts
+// a fraction after the seconds even where a layout has none.
 var timeLayouts = []string{
 	time.RFC3339Nano,
 	"2006-01-02",
 	"2006-01-02 15:04:05",
-	"2006-01-02 15:04:05.999999999",
 	"2006-01-02T15:04:05",
-	"2006-01-02T15:04:05.999999999",
 	"2006-01-02 15:04:05Z07:00",
-	"2006-01-02 15:04:05.999999999Z07:00",
 }
 
+// parseTime reads s in one of timeLayouts, as UTC.
 func parseTime(s string) (time.Time, bool) {
-	if len(s) < 10 || s[4] != '-' {
+	if len(s) < 10 || s[4] != '-' || s[7] != '-' {
 		return time.Time{}, false
 	}
 	for _, l := range timeLayouts {
@@ -233,8 +242,8 @@ func parseCell(s string, t Type) (any, error) {
 		}
 		return v, nil
 	case Float:
-		v, err := strconv.ParseFloat(s, 64)
-		if err != nil {
+		v, ok := parseNumber(s)
+		if !ok {
 			return nil, fmt.Errorf("%q is not a number", s)
 		}
 		return v, nil
@@ -247,7 +256,7 @@ func parseCell(s string, t Type) (any, error) {
 	case Timestamp:
 		v, ok := parseTime(s)
 		if !ok {
-			return nil, fmt.Errorf("%q is not a timestamp (RFC 3339 or YYYY-MM-DD[ HH:MM:SS])", s)
+			return nil, fmt.Errorf("%q is not a timestamp (RFC 3339, YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)", s)
 		}
 		return v, nil
 	}

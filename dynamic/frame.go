@@ -1,31 +1,34 @@
 package dynamic
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // Type is the type of a column.
 type Type int
 
-// The column types, from the narrowest to the widest for inference.
+// The column types.
 const (
-	Unknown   Type = iota // a column with no value yet: every cell empty
-	Integer               // int64
-	Float                 // float64
-	Boolean               // bool
-	Timestamp             // time.Time, stored in UTC
-	Text                  // string
+	// Unknown is the type of a column whose every value is NULL: nothing
+	// says what it holds. It fits a table column of any type, and a new
+	// table column for it is Text.
+	Unknown   Type = iota
+	Integer        // int64
+	Float          // float64
+	Boolean        // bool
+	Timestamp      // time.Time, in UTC
+	Text           // string
 )
 
 func (t Type) String() string {
 	switch t {
+	case Unknown:
+		return "unknown"
 	case Integer:
 		return "integer"
 	case Float:
@@ -37,11 +40,12 @@ func (t Type) String() string {
 	case Text:
 		return "text"
 	}
-	return "unknown"
+	return "Type(" + strconv.Itoa(int(t)) + ")"
 }
 
 // ParseType turns "integer", "float", "boolean", "timestamp" or "text" (or
-// the usual aliases: int, double, bool, datetime, string) into a Type.
+// the aliases int, int64, bigint, double, float64, real, bool, datetime,
+// time, string, str), in any case, into a Type.
 func ParseType(s string) (Type, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "integer", "int", "int64", "bigint":
@@ -59,22 +63,27 @@ func ParseType(s string) (Type, error) {
 }
 
 // Column is a named, typed column. Values holds one value per row: nil for
-// NULL, or an int64, float64, bool, time.Time or string according to Type.
+// NULL, else an int64, float64, bool, time.Time or string as Type says.
 type Column struct {
 	Name   string
 	Type   Type
 	Values []any
 }
 
-// Frame is a table of named, typed columns of equal length: what Append
-// writes and Read returns.
+// Frame is a table of named, typed columns of equal length: what [Append]
+// writes and [Read] returns. Build one with [NewFrame], [FromRows],
+// [FromRecords] or [ReadCSV]. A Frame is not modified by dynamic once
+// built, and may be read from several goroutines.
 type Frame struct {
 	cols []Column
 	rows int
 }
 
-// NewFrame returns a frame of the given columns. Every column must hold
-// values of its type (or nil), and all columns the same number of rows.
+// NewFrame returns a frame of the given columns, checked: names non-empty,
+// valid UTF-8, without NUL bytes, distinct even ignoring case, and not
+// "_row_id" (Append's own column); every value nil or of its column's Go
+// type (int64, float64, bool, time.Time or string); all columns of one
+// length. The frame keeps the columns' Values slices.
 func NewFrame(cols ...Column) (*Frame, error) {
 	f := &Frame{cols: cols}
 	if len(cols) > 0 {
@@ -85,38 +94,39 @@ func NewFrame(cols ...Column) (*Frame, error) {
 		if err := checkName(c.Name); err != nil {
 			return nil, fmt.Errorf("dynamic: column %d: %w", i+1, err)
 		}
-		if prev, ok := seen[strings.ToLower(c.Name)]; ok {
+		key := foldKey(c.Name)
+		if prev, ok := seen[key]; ok {
 			return nil, fmt.Errorf("dynamic: columns %q and %q collide: names must differ in more than case", prev, c.Name)
 		}
-		seen[strings.ToLower(c.Name)] = c.Name
+		seen[key] = c.Name
+		if c.Type < Unknown || c.Type > Text {
+			return nil, fmt.Errorf("dynamic: column %q: invalid type %v", c.Name, c.Type)
+		}
 		if len(c.Values) != f.rows {
 			return nil, fmt.Errorf("dynamic: column %q has %d values, column %q has %d", c.Name, len(c.Values), cols[0].Name, f.rows)
 		}
 		for r, v := range c.Values {
 			if v != nil && typeOf(v) != c.Type {
-				return nil, fmt.Errorf("dynamic: column %q (%s), row %d: a %T", c.Name, c.Type, r+1, v)
+				return nil, fmt.Errorf("dynamic: column %q (%s), row %d: a %T value", c.Name, c.Type, r+1, v)
 			}
 		}
 	}
 	return f, nil
 }
 
-// checkName rejects names no database can hold the same way: empty, NUL
-// bytes, invalid UTF-8.
+// checkName rejects column names that no database holds the same way, and
+// the name of Append's row-order column.
 func checkName(name string) error {
-	switch {
-	case name == "":
-		return errors.New("empty name")
-	case strings.IndexByte(name, 0) >= 0:
-		return fmt.Errorf("name %q holds a NUL byte", name)
-	case !utf8.ValidString(name):
-		return fmt.Errorf("name %q is not valid UTF-8", name)
-	case strings.EqualFold(name, rowIDColumn):
-		return fmt.Errorf("name %q is reserved for the row order", name)
+	if err := checkCommon(name); err != nil {
+		return err
+	}
+	if foldKey(name) == foldKey(rowIDColumn) {
+		return fmt.Errorf("name %q is reserved for the row order of the tables Append creates", name)
 	}
 	return nil
 }
 
+// typeOf returns the frame type of a normalized value.
 func typeOf(v any) Type {
 	switch v.(type) {
 	case int64:
@@ -133,14 +143,23 @@ func typeOf(v any) Type {
 	return Unknown
 }
 
-// FromRows builds a frame from rows of Go values, inferring each column's
-// type from its values: int, int8..int64, uint8..uint32 become Integer;
-// float32, float64 Float; bool Boolean; time.Time Timestamp; string Text;
-// nil NULL. A column mixing integers and floats is Float; any other mix is
-// Text. Use [WithType] to force a column's type.
+// FromRows builds a frame from rows of Go values, one value per column in
+// each row. Accepted values: nil (NULL); int, int8 to int64, uint, uint8
+// to uint64 (up to the largest int64) as Integer; float32, float64 as
+// Float; bool as Boolean; time.Time and *time.Time as Timestamp (in UTC);
+// string and []byte as Text.
+//
+// Each column's type is that of its values. A column mixing integers and
+// floats is Float (an integer that a float64 cannot hold exactly is then
+// an error); any other mix is Text, each value written as ReadCSV would
+// read it back. [WithType] forces a column's type: integral floats become
+// integers, and text is parsed as ReadCSV parses cells.
 func FromRows(columns []string, rows [][]any, opts ...FrameOption) (*Frame, error) {
 	cfg, err := frameConfig(opts)
 	if err != nil {
+		return nil, err
+	}
+	if err := cfg.checkNames(columns); err != nil {
 		return nil, err
 	}
 	cols := make([]Column, len(columns))
@@ -167,9 +186,9 @@ func FromRows(columns []string, rows [][]any, opts ...FrameOption) (*Frame, erro
 	return NewFrame(cols...)
 }
 
-// FromRecords builds a frame from records (one map per row). Columns are
-// the union of the records' keys, in sorted order; a key a record lacks is
-// NULL there. Types are inferred as in [FromRows].
+// FromRecords builds a frame from records, one map per row. The columns
+// are the union of the records' keys, in sorted order; a key that a record
+// lacks is NULL there. Values and types are as in [FromRows].
 func FromRecords(records []map[string]any, opts ...FrameOption) (*Frame, error) {
 	keys := map[string]bool{}
 	for _, r := range records {
@@ -200,6 +219,11 @@ func normalize(v any) (any, error) {
 		return x, nil
 	case time.Time:
 		return x.UTC(), nil
+	case *time.Time:
+		if x == nil {
+			return nil, nil
+		}
+		return x.UTC(), nil
 	case int:
 		return int64(x), nil
 	case int8:
@@ -207,6 +231,11 @@ func normalize(v any) (any, error) {
 	case int16:
 		return int64(x), nil
 	case int32:
+		return int64(x), nil
+	case uint:
+		if uint64(x) > math.MaxInt64 {
+			return nil, fmt.Errorf("%d does not fit in a 64-bit signed integer", x)
+		}
 		return int64(x), nil
 	case uint8:
 		return int64(x), nil
@@ -223,22 +252,15 @@ func normalize(v any) (any, error) {
 		return float64(x), nil
 	case []byte:
 		return string(x), nil
-	case *time.Time:
-		if x == nil {
-			return nil, nil
-		}
-		return x.UTC(), nil
 	}
 	return nil, fmt.Errorf("unsupported value of type %T", v)
 }
 
-// settle sets a column's type from its values (or to force), converting
-// the values: integers become floats in a Float column, and everything
-// becomes text in a Text column.
+// settle sets a column's type from its values, or to force, and converts
+// the values to it.
 func settle(c *Column, force Type) error {
 	t := force
 	if t == Unknown {
-		t = Unknown
 		for _, v := range c.Values {
 			if v != nil {
 				t = widen(t, typeOf(v))
@@ -272,7 +294,12 @@ func widen(a, b Type) Type {
 	return Text
 }
 
-// convert turns v into a value of type t.
+// maxExactFloatInt is 2^53: integers up to it in magnitude are exact as
+// float64.
+const maxExactFloatInt = 1 << 53
+
+// convert turns the normalized value v into a value of type t, or says why
+// it cannot be one.
 func convert(v any, t Type) (any, error) {
 	if typeOf(v) == t {
 		return v, nil
@@ -280,19 +307,25 @@ func convert(v any, t Type) (any, error) {
 	switch t {
 	case Float:
 		if i, ok := v.(int64); ok {
+			if i > maxExactFloatInt || i < -maxExactFloatInt {
+				return nil, fmt.Errorf("integer %d cannot be a float exactly", i)
+			}
 			return float64(i), nil
+		}
+	case Integer:
+		if f, ok := v.(float64); ok && f == math.Trunc(f) && math.Abs(f) <= maxExactFloatInt {
+			return int64(f), nil
 		}
 	case Text:
 		return formatValue(v), nil
-	case Integer:
-		if f, ok := v.(float64); ok && f == math.Trunc(f) && math.Abs(f) < 1<<53 {
-			return int64(f), nil
-		}
 	}
-	return nil, fmt.Errorf("a %s value (%v) cannot be a %s", typeOf(v), v, t)
+	if s, ok := v.(string); ok && t != Unknown {
+		return parseCell(s, t)
+	}
+	return nil, fmt.Errorf("a %s value (%v) cannot be %s", typeOf(v), v, t)
 }
 
-// formatValue writes a value as text, the way ReadCSV would read it back.
+// formatValue writes a value as text, the way ReadCSV reads it back.
 func formatValue(v any) string {
 	switch x := v.(type) {
 	case int64:
@@ -312,8 +345,8 @@ func formatValue(v any) string {
 // Len returns the number of rows.
 func (f *Frame) Len() int { return f.rows }
 
-// Columns returns the frame's columns. The slice and the columns' values
-// belong to the frame: do not modify them.
+// Columns returns the frame's columns. The slice and the values belong to
+// the frame: do not modify them.
 func (f *Frame) Columns() []Column { return f.cols }
 
 // Names returns the column names in order.
@@ -325,7 +358,7 @@ func (f *Frame) Names() []string {
 	return names
 }
 
-// Column returns the column named name, if any.
+// Column returns the column named name (exactly), if any.
 func (f *Frame) Column(name string) (Column, bool) {
 	for _, c := range f.cols {
 		if c.Name == name {
@@ -344,47 +377,25 @@ func (f *Frame) Row(i int) []any {
 	return row
 }
 
-// Slice returns rows [from, to) as a new frame sharing no values' storage
-// with f beyond the values themselves.
+// Rows returns every row, as [Frame.Row] does: handy for comparisons.
+func (f *Frame) Rows() [][]any {
+	rows := make([][]any, f.rows)
+	for i := range rows {
+		rows[i] = f.Row(i)
+	}
+	return rows
+}
+
+// Slice returns rows [from, to) as a new frame with the same columns, for
+// appending a large frame in chunks. It panics if the bounds are out of
+// range, as slicing does.
 func (f *Frame) Slice(from, to int) *Frame {
+	if from < 0 || to < from || to > f.rows {
+		panic(fmt.Sprintf("dynamic: Frame.Slice(%d, %d) of %d rows", from, to, f.rows))
+	}
 	cols := make([]Column, len(f.cols))
 	for i, c := range f.cols {
 		cols[i] = Column{Name: c.Name, Type: c.Type, Values: append([]any(nil), c.Values[from:to]...)}
 	}
 	return &Frame{cols: cols, rows: to - from}
-}
-
-// FrameOption configures how a frame is built.
-type FrameOption func(*frameOpts) error
-
-type frameOpts struct {
-	types map[string]Type
-}
-
-func frameConfig(opts []FrameOption) (*frameOpts, error) {
-	c := &frameOpts{types: map[string]Type{}}
-	for _, o := range opts {
-		if o == nil {
-			return nil, errors.New("dynamic: nil FrameOption")
-		}
-		if err := o(c); err != nil {
-			return nil, err
-		}
-	}
-	return c, nil
-}
-
-// WithType forces the type of column name instead of inferring it. A value
-// that cannot be that type is an error naming the row and the column.
-func WithType(name string, t Type) FrameOption {
-	return func(c *frameOpts) error {
-		if t < Integer || t > Text {
-			return fmt.Errorf("dynamic: WithType(%q): invalid type %d", name, t)
-		}
-		if _, dup := c.types[name]; dup {
-			return fmt.Errorf("dynamic: WithType(%q) given twice", name)
-		}
-		c.types[name] = t
-		return nil
-	}
 }

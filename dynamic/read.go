@@ -13,65 +13,27 @@ import (
 // table that does not exist.
 var ErrNoTable = errors.New("dynamic: no such table")
 
-type dbColumn struct {
-	name string
-	typ  Type
-}
-
-// tableColumns returns the columns of table in order, or nil when the
-// table does not exist.
-func tableColumns(ctx context.Context, q Querier, d *dialect, table string) ([]dbColumn, error) {
-	var query string
-	switch d.name {
-	case "sqlite":
-		query = "SELECT name, type, '' FROM pragma_table_info(?) ORDER BY cid"
-	case "postgres":
-		query = `SELECT column_name, data_type, '' FROM information_schema.columns
-			WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position`
-	case "mysql":
-		query = `SELECT column_name, data_type, column_type FROM information_schema.columns
-			WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position`
-	}
-	rows, err := q.QueryContext(ctx, query, table)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var cols []dbColumn
-	for rows.Next() {
-		var name, dataType, colType string
-		if err := rows.Scan(&name, &dataType, &colType); err != nil {
-			return nil, err
-		}
-		cols = append(cols, dbColumn{name: name, typ: d.typeFromDB(dataType, colType)})
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if len(cols) == 0 {
-		return nil, nil
-	}
-	return cols, nil
-}
-
-// Read returns the rows of table as a frame, in the order they were
-// appended when Append created the table (its hidden _row_id column gives
-// the order), and in the database's order otherwise. Column types come from
-// the table's declared types.
+// Read returns the rows of table as a frame. Columns come in the table's
+// order, without Append's _row_id column, with types mapped back from the
+// table's declared types (see the package documentation). Rows come in the
+// order Append wrote them, by _row_id; a table that Append did not create
+// is read in the database's order, which only SQLite keeps stable. Reading
+// back what Append wrote gives equal values, NaN and ±Inf excepted (they
+// read back NULL).
 func Read(ctx context.Context, q Querier, dialectName, table string) (*Frame, error) {
 	d, err := lookupDialect(dialectName)
 	if err != nil {
 		return nil, err
 	}
-	qt, err := d.quoteIdent(table)
+	qt, err := quoteIdent(d, table)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("dynamic: table name: %w", err)
 	}
 	all, err := tableColumns(ctx, q, d, table)
 	if err != nil {
 		return nil, fmt.Errorf("dynamic: reading %s: %w", table, err)
 	}
-	if all == nil {
+	if len(all) == 0 {
 		return nil, fmt.Errorf("dynamic: reading %s: %w", table, ErrNoTable)
 	}
 	var cols []dbColumn
@@ -83,11 +45,14 @@ func Read(ctx context.Context, q Querier, dialectName, table string) (*Frame, er
 			continue
 		}
 		cols = append(cols, c)
-		sel = append(sel, d.mustQuote(c.name))
+		sel = append(sel, mustQuote(d, c.name))
+	}
+	if len(cols) == 0 {
+		return NewFrame()
 	}
 	query := fmt.Sprintf("SELECT %s FROM %s", strings.Join(sel, ", "), qt)
 	if ordered {
-		query += " ORDER BY " + d.mustQuote(rowIDColumn)
+		query += " ORDER BY " + mustQuote(d, rowIDColumn)
 	}
 	rows, err := q.QueryContext(ctx, query)
 	if err != nil {
@@ -96,32 +61,27 @@ func Read(ctx context.Context, q Querier, dialectName, table string) (*Frame, er
 	defer rows.Close()
 	out := make([]Column, len(cols))
 	for i, c := range cols {
-		out[i] = Column{Name: c.name, Type: c.typ}
+		out[i] = Column{Name: c.name, Type: c.typ, Values: []any{}}
 	}
 	dest := make([]any, len(cols))
 	ptrs := make([]any, len(cols))
 	for i := range dest {
 		ptrs[i] = &dest[i]
 	}
-	for r := 0; rows.Next(); r++ {
+	for r := 1; rows.Next(); r++ {
 		if err := rows.Scan(ptrs...); err != nil {
-			return nil, fmt.Errorf("dynamic: reading %s: %w", table, err)
+			return nil, fmt.Errorf("dynamic: reading %s: row %d: %w", table, r, err)
 		}
 		for i, v := range dest {
-			nv, err := fromDB(v, cols[i].typ)
+			nv, err := fromDB(d, v, cols[i].typ)
 			if err != nil {
-				return nil, fmt.Errorf("dynamic: reading %s: row %d, column %q: %w", table, r+1, cols[i].name, err)
+				return nil, fmt.Errorf("dynamic: reading %s: row %d, column %q: %w", table, r, cols[i].name, err)
 			}
 			out[i].Values = append(out[i].Values, nv)
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("dynamic: reading %s: %w", table, err)
-	}
-	for i := range out {
-		if out[i].Values == nil {
-			out[i].Values = []any{}
-		}
 	}
 	return NewFrame(out...)
 }
@@ -132,15 +92,15 @@ func Count(ctx context.Context, q Querier, dialectName, table string) (int64, er
 	if err != nil {
 		return 0, err
 	}
-	qt, err := d.quoteIdent(table)
+	qt, err := quoteIdent(d, table)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("dynamic: table name: %w", err)
 	}
 	cols, err := tableColumns(ctx, q, d, table)
 	if err != nil {
 		return 0, fmt.Errorf("dynamic: counting %s: %w", table, err)
 	}
-	if cols == nil {
+	if len(cols) == 0 {
 		return 0, fmt.Errorf("dynamic: counting %s: %w", table, ErrNoTable)
 	}
 	var n int64
@@ -150,10 +110,16 @@ func Count(ctx context.Context, q Querier, dialectName, table string) (int64, er
 	return n, nil
 }
 
-// fromDB converts a value scanned from the database to the frame type t.
-func fromDB(v any, t Type) (any, error) {
+// fromDB converts a value scanned from the database to frame type t.
+func fromDB(d dialect, v any, t Type) (any, error) {
 	if v == nil {
 		return nil, nil
+	}
+	if t == Timestamp {
+		if ts, ok := d.decodeTime(v); ok {
+			return ts, nil
+		}
+		return nil, fmt.Errorf("cannot read %T %v as a timestamp", v, v)
 	}
 	if b, ok := v.([]byte); ok {
 		v = string(b)
@@ -164,8 +130,6 @@ func fromDB(v any, t Type) (any, error) {
 		case int64:
 			return x, nil
 		case int32:
-			return int64(x), nil
-		case uint64:
 			return int64(x), nil
 		case float64:
 			return convert(x, Integer)
@@ -191,24 +155,18 @@ func fromDB(v any, t Type) (any, error) {
 			return x != 0, nil
 		case string:
 			switch strings.ToLower(x) {
-			case "1", "t", "true":
+			case "1", "t", "true", "\x01":
 				return true, nil
-			case "0", "f", "false":
+			case "0", "f", "false", "\x00":
 				return false, nil
 			}
 		}
-	case Timestamp:
-		switch x := v.(type) {
-		case time.Time:
-			return x.UTC(), nil
-		case string:
-			if ts, ok := parseTime(x); ok {
-				return ts, nil
-			}
-		}
 	case Text:
-		if s, ok := v.(string); ok {
-			return s, nil
+		switch x := v.(type) {
+		case string:
+			return x, nil
+		case time.Time:
+			return x.UTC().Format(time.RFC3339Nano), nil
 		}
 		return formatValue(v), nil
 	}
