@@ -37,3 +37,16 @@ lint:
 # Install (when missing) and start PostgreSQL and MariaDB locally.
 services:
 	bash .ci/services.sh
+
+.PHONY: container-images test-containers
+
+# Local PostgreSQL and MariaDB images from Debian's packages, for a Docker
+# engine that reaches no registry (DOCKER_HOST is honoured). Prints their
+# names; DBTEST_POSTGRES_IMAGE and DBTEST_MYSQL_IMAGE take them.
+container-images:
+	bash scripts/containers/build-images.sh
+
+# Every test against containers started by Testcontainers, on a Docker
+# engine of its own with host networking (needs root; stopped at the end).
+test-containers:
+	bash scripts/containers/tier.sh
