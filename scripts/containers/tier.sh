@@ -11,8 +11,11 @@
 # It fails when the engine does not start, when a test fails, when a
 # "go test ./..." starts more than one container per backend, when a
 # container or a bridge network is left, and when dockerd does not stop.
+#
+#   scripts/containers/tier.sh [packages]    default ./...
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+packages=("${@:-./...}")
 
 sock=/run/dbharness-docker.sock
 data_root=/var/lib/dbharness-docker
@@ -103,12 +106,12 @@ export DBTEST_CONTAINER_LOG=$work/containers.log
 # no_containers: the engine lists no container at all.
 no_containers() { [ -z "$(docker ps -aq)" ]; }
 
-echo "== go test -race ./... against containers"
+echo "== go test -race ${packages[*]} against containers"
 t=$(now)
 start=$(date +%s)
-go test -race -count=1 ./...
-echo "go test ./... took $(since "$t")"
-poll 60 no_containers || { docker ps -a >&2; fail "containers left 60s after go test ./..."; }
+go test -race -count=1 "${packages[@]}"
+echo "go test ${packages[*]} took $(since "$t")"
+poll 60 no_containers || { docker ps -a >&2; fail "containers left 60s after go test ${packages[*]}"; }
 end=$(( $(date +%s) + 1 ))
 
 # One container per backend for the whole run: the engine's own record
