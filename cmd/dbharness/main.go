@@ -8,14 +8,20 @@
 //	dbharness run [--db sqlite|postgres|mysql|all] [--dsn DSN] [--shard i/n]
 //	              [--report junit.xml] [--json file|-] [files or globs...]
 //	dbharness validate FILES...
-//	dbharness migrate up|down|status --dsn DSN
-//	dbharness fixtures load --dsn DSN FILES...
+//	dbharness migrate up|down|status --dsn DSN [--db sqlite|postgres|mysql]
+//	dbharness fixtures load --dsn DSN [--db sqlite|postgres|mysql] FILES...
 //	dbharness repro lock [--db sqlite|postgres|mysql|all] [--pattern N]
 //	dbharness backends
 //	dbharness version
 //
-// Servers come from DBTEST_POSTGRES_DSN and DBTEST_MYSQL_DSN, as for dbtest,
-// or from --dsn. Passwords are never printed.
+// "run" without files runs every scenario built into the command (package
+// scenarios, embedded) on the embedded SQLite, printing each step as it
+// goes, then a summary table and each backend's time; it exits 1 when a
+// scenario fails. Its servers come from DBTEST_POSTGRES_DSN and
+// DBTEST_MYSQL_DSN, as for go test, or from --dsn; with --db all a server
+// that is not available is skipped unless DBTEST_REQUIRE names it.
+// "migrate" and "fixtures load" work on a developer's own database, named
+// by --dsn. Passwords are never printed.
 package main
 
 import (
@@ -47,6 +53,7 @@ Run "dbharness COMMAND --help" for a command's flags and examples.
 Environment:
   DBTEST_POSTGRES_DSN   PostgreSQL server, e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable
   DBTEST_MYSQL_DSN      MySQL or MariaDB server, e.g. root@tcp(127.0.0.1:3306)/test
+  DBTEST_REQUIRE        servers that must be available (postgres,mysql or all)
 `
 
 func run(args []string, stdout, stderr io.Writer) int {

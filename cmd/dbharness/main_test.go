@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -226,5 +228,97 @@ func TestReproLock(t *testing.T) {
 	}
 	if code, _, _ := runArgs(t, "repro", "lock", "--pattern", "9"); code != 2 {
 		t.Errorf("--pattern 9: exit %d, want 2", code)
+	}
+}
+
+// TestRunAllWithoutServers runs the command in a child process with no
+// server configured: --db all skips PostgreSQL and MySQL and passes on
+// SQLite, as go test does, unless DBTEST_REQUIRE names them; --db postgres
+// fails.
+func TestRunAllWithoutServers(t *testing.T) {
+	if os.Getenv("DBHARNESS_CHILD") != "" {
+		os.Exit(run(strings.Fields(os.Getenv("DBHARNESS_CHILD")), os.Stdout, os.Stderr))
+	}
+	child := func(args, require string) (int, string) {
+		t.Helper()
+		cmd := exec.Command(os.Args[0], "-test.run=^TestRunAllWithoutServers$")
+		cmd.Env = append(os.Environ(), "DBHARNESS_CHILD="+args, dbtest.EnvPostgresDSN+"=", dbtest.EnvMySQLDSN+"=",
+			dbtest.EnvContainers+"=off", dbtest.EnvRequire+"="+require)
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
+		return cmd.ProcessState.ExitCode(), string(out)
+	}
+	n := len(builtIn(t))
+	code, out := child("run -q --db all", "")
+	if code != 0 {
+		t.Fatalf("--db all without servers: exit %d\n%s", code, out)
+	}
+	for _, want := range []string{"── postgres skipped: ", "── mysql skipped: ", fmt.Sprintf("%d passed, 0 failed", n), fmt.Sprintf("sqlite    %d/%d passed in ", n, n)} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if code, out := child("run -q --db all", "postgres"); code != 1 || !strings.Contains(out, "── postgres unavailable: ") || !strings.Contains(out, "── mysql skipped: ") {
+		t.Errorf("--db all with postgres required: exit %d, want 1\n%s", code, out)
+	}
+	if code, out := child("run -q --db postgres", ""); code != 1 || !strings.Contains(out, fmt.Sprintf("0 passed, %d failed", n)) {
+		t.Errorf("--db postgres without a server: exit %d, want 1\n%s", code, out)
+	}
+}
+
+// TestRunPrintsLockReports: a step that fails on a lock, as expected, is
+// followed by the lock report that explains it.
+func TestRunPrintsLockReports(t *testing.T) {
+	code, out, errs := runArgs(t, "run", filepath.Join("..", "..", "scenarios", "lock_bug_second_connection.yaml"))
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	for _, want := range []string{
+		"failed as expected (locked): ",
+		"        dbtest lock report (sqlite, ",
+		"separate connection) wanted RESERVED",
+		"        fix: ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestRedact(t *testing.T) {
+	cases := []struct{ dsn, password string }{
+		{"postgres://app:hunter2@db:5432/x?sslmode=disable", "hunter2"},
+		{"app:hunter2@tcp(db:3306)/x", "hunter2"},
+		{"host=db user=app password=hunter2 dbname=x", "hunter2"},
+		{"host=db user=app password='hunter 2' dbname=x", "hunter 2"},
+		{"postgres://app@db/x", ""},
+		{"root@tcp(127.0.0.1:3306)/test", ""},
+		{"file:dev.db", ""},
+	}
+	for _, c := range cases {
+		if got := passwordOf(c.dsn); got != c.password {
+			t.Errorf("passwordOf(%q) = %q, want %q", c.dsn, got, c.password)
+		}
+		if c.password != "" {
+			if got := redact("cannot connect to "+c.dsn, c.dsn); strings.Contains(got, c.password) {
+				t.Errorf("redact left the password in %q", got)
+			}
+		}
+	}
+}
+
+func TestMigrateDBFlag(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "dev.sqlite3") // a name whose form says nothing
+	if code, _, errs := runArgs(t, "migrate", "up", "--dsn", dsn); code != 1 || !strings.Contains(errs, "cannot tell the database of this DSN") {
+		t.Errorf("without --db: exit %d: %s", code, errs)
+	}
+	if code, out, errs := runArgs(t, "migrate", "up", "--db", "sqlite", "--dsn", dsn); code != 0 || !strings.Contains(out, "up ") {
+		t.Errorf("with --db sqlite: exit %d\n%s%s", code, out, errs)
+	}
+	if code, _, errs := runArgs(t, "migrate", "up", "--db", "oracle", "--dsn", dsn); code != 1 || !strings.Contains(errs, `unknown backend "oracle"`) {
+		t.Errorf("--db oracle: exit %d: %s", code, errs)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/easyautoml/dbharness/dbtest"
 	"github.com/easyautoml/dbharness/harness"
@@ -19,9 +20,19 @@ import (
 
 const runHelp = `usage: dbharness run [flags] [files or globs...]
 
-Runs scenarios and prints each step as it goes, then a summary table.
-Without files, it runs every scenario built into dbharness. Exits 1 when
-any scenario fails.
+Runs scenarios and prints each step as it goes, then a summary table and
+each backend's time. Without files, it runs every scenario built into
+dbharness (the scenarios package); files, globs and the files they name are
+read from disk. Each scenario runs in a transaction of its own, rolled back
+at its end.
+
+Servers come from DBTEST_POSTGRES_DSN and DBTEST_MYSQL_DSN, as for go test,
+or from --dsn. With --db all, a server that is not available is skipped,
+unless DBTEST_REQUIRE names it; a backend named by --db must be available.
+
+--json - writes the results to standard output, and then the progress and
+the summary go to standard error. Exits 1 when any scenario fails, 2 on bad
+usage.
 
 Flags:
 `
@@ -30,9 +41,9 @@ const runExamples = `
 Examples:
   dbharness run                                   every scenario on the embedded SQLite
   dbharness run --db all                          on SQLite, PostgreSQL and MySQL
-  dbharness run --db postgres --dsn postgres://u:p@db:5432/app
+  dbharness run --db postgres --dsn 'postgres://app:secret@db:5432/app?sslmode=disable'
   dbharness run --shard 2/4 --report junit.xml    the second quarter, with a JUnit report
-  dbharness run --json - scenarios/machine_1.yaml
+  dbharness run --json - scenarios/machine_1.yaml > results.json
 `
 
 func runCmd(args []string, stdout, stderr io.Writer) int {
@@ -84,7 +95,25 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx := context.Background()
 	var results []harness.Result
+	var times []backendTime
 	for _, b := range backends {
+		if b != dbtest.SQLite {
+			if _, err := dbtest.Describe(ctx, b); err != nil {
+				// As under go test: an unavailable server is skipped,
+				// unless it was asked for by name or is required.
+				if *dbFlag == "all" && !required(b) {
+					fmt.Fprintf(progress, "── %s skipped: %v (%s=%s makes this a failure)\n", b, err, dbtest.EnvRequire, b)
+					times = append(times, backendTime{b: b, skipped: err.Error()})
+					continue
+				}
+				fmt.Fprintf(progress, "── %s unavailable: %v\n", b, err)
+				for _, sc := range all {
+					results = append(results, harness.Result{Scenario: sc.Name, File: sc.File, Backend: b, Error: err.Error()})
+				}
+				continue
+			}
+		}
+		start := time.Now()
 		for _, sc := range all {
 			if !*quiet {
 				fmt.Fprintf(progress, "── %s on %s\n", sc.Name, b)
@@ -92,31 +121,27 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 			var observe harness.Observer
 			if !*quiet {
 				observe = func(_ *harness.Scenario, _ dbtest.Backend, s harness.StepResult) {
-					status := "ok  "
-					switch {
-					case s.Skipped:
-						status = "skip"
-					case !s.Passed:
-						status = "FAIL"
-					}
-					detail := s.Detail
-					if !s.Passed {
-						detail = firstLine(s.Error)
-					}
-					fmt.Fprintf(progress, "   %s step %2d %-15s %8s  %s\n", status, s.Index, s.Kind, harness.FormatDuration(s.Duration), detail)
+					printStep(progress, s)
 				}
 			}
 			res := harness.RunOn(ctx, b, sc, observe)
-			if !*quiet && res.Error != "" {
-				fmt.Fprintf(progress, "   FAIL %s\n", firstLine(res.Error))
+			if !*quiet {
+				for _, n := range res.Notes {
+					fmt.Fprintf(progress, "   note %s\n", indentLines(n, "        "))
+				}
+				if res.Error != "" {
+					fmt.Fprintf(progress, "   FAIL %s\n", indentLines(res.Error, "        "))
+				}
 			}
 			results = append(results, res)
 		}
+		times = append(times, backendTime{b: b, wall: time.Since(start)})
 	}
 	if !*quiet {
 		fmt.Fprintln(progress)
 	}
 	harness.WriteSummary(progress, results)
+	writeBackendTimes(progress, results, times)
 	if *junit != "" {
 		if err := writeFile(*junit, func(w io.Writer) error { return harness.WriteJUnit(w, results) }); err != nil {
 			fmt.Fprintln(stderr, "dbharness run:", err)
@@ -141,6 +166,76 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return 0
+}
+
+// printStep prints a step as it ends, with its lock report if it has one.
+func printStep(w io.Writer, s harness.StepResult) {
+	status := "ok  "
+	switch {
+	case s.Skipped:
+		status = "skip"
+	case !s.Passed:
+		status = "FAIL"
+	}
+	detail := s.Detail
+	if !s.Passed {
+		detail = indentLines(s.Error, "        ")
+	}
+	fmt.Fprintf(w, "   %s step %2d %-15s %8s  %s\n", status, s.Index, s.Kind, harness.FormatDuration(s.Duration), detail)
+	if s.LockReport != "" && (s.Passed || !strings.Contains(s.Error, s.LockReport)) {
+		fmt.Fprintf(w, "        %s\n", indentLines(strings.TrimRight(s.LockReport, "\n"), "        "))
+	}
+}
+
+// indentLines indents every line of s but the first.
+func indentLines(s, indent string) string {
+	return strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+indent)
+}
+
+// backendTime is how long a backend took, setup included, or why it was
+// skipped.
+type backendTime struct {
+	b       dbtest.Backend
+	wall    time.Duration
+	skipped string
+}
+
+// writeBackendTimes prints one line per backend: its scenarios passed and
+// its wall time, connecting and migrating included.
+func writeBackendTimes(w io.Writer, results []harness.Result, times []backendTime) {
+	if len(times) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	for _, t := range times {
+		if t.skipped != "" {
+			fmt.Fprintf(w, "%-9s skipped: %s\n", t.b, t.skipped)
+			continue
+		}
+		n, ok := 0, 0
+		for _, r := range results {
+			if r.Backend == t.b {
+				n++
+				if r.Passed {
+					ok++
+				}
+			}
+		}
+		fmt.Fprintf(w, "%-9s %d/%d passed in %s\n", t.b, ok, n, harness.FormatDuration(t.wall))
+	}
+}
+
+// required reports whether DBTEST_REQUIRE names backend b, as dbtest reads it.
+func required(b dbtest.Backend) bool {
+	for _, name := range splitList(os.Getenv(dbtest.EnvRequire)) {
+		if name == "all" {
+			return true
+		}
+		if r, err := dbtest.ParseBackend(name); err == nil && r == b {
+			return true
+		}
+	}
+	return false
 }
 
 func firstLine(s string) string {

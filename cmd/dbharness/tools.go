@@ -3,15 +3,19 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/easyautoml/dbharness/dbtest"
@@ -86,31 +90,37 @@ func isScenario(data []byte) bool {
 	return ok
 }
 
+// drivers are the database/sql drivers of the backends, for a developer's
+// own database.
+var drivers = map[dbtest.Backend]string{dbtest.SQLite: "sqlite3", dbtest.Postgres: "pgx", dbtest.MySQL: "mysql"}
+
 // dialectOf guesses the backend of a DSN from its form.
-func dialectOf(dsn string) (dbtest.Backend, string, error) {
+func dialectOf(dsn string) (dbtest.Backend, error) {
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"), strings.Contains(dsn, "host=") || strings.Contains(dsn, "dbname="):
-		return dbtest.Postgres, "pgx", nil
+		return dbtest.Postgres, nil
 	case strings.Contains(dsn, "@tcp("), strings.Contains(dsn, "@unix("), strings.Contains(dsn, "@/"):
-		if !strings.Contains(dsn, "parseTime") {
-			sep := "?"
-			if strings.Contains(dsn, "?") {
-				sep = "&"
-			}
-			dsn += sep + "parseTime=true"
-		}
-		return dbtest.MySQL, "mysql", nil
+		return dbtest.MySQL, nil
 	case strings.HasPrefix(dsn, "file:"), strings.HasSuffix(dsn, ".db"), strings.HasSuffix(dsn, ".sqlite"):
-		return dbtest.SQLite, "sqlite3", nil
+		return dbtest.SQLite, nil
 	}
-	return "", "", fmt.Errorf("cannot tell the database of this DSN; use a postgres:// URL, user@tcp(host:port)/db, or a SQLite file:")
+	return "", fmt.Errorf("cannot tell the database of this DSN; use a postgres:// URL, user@tcp(host:port)/db, a SQLite file: name, or --db")
 }
 
-func openDSN(dsn string) (*sql.DB, dbtest.Backend, error) {
-	b, driver, err := dialectOf(dsn)
+// openDSN opens a developer's own database: of backend db when it is
+// given, else of the backend the DSN's form says.
+func openDSN(dsn, db string) (*sql.DB, dbtest.Backend, error) {
+	var b dbtest.Backend
+	var err error
+	if db != "" {
+		b, err = dbtest.ParseBackend(db)
+	} else {
+		b, err = dialectOf(dsn)
+	}
 	if err != nil {
 		return nil, "", err
 	}
+	driver := drivers[b]
 	if b == dbtest.MySQL && !strings.Contains(dsn, "parseTime") {
 		sep := "?"
 		if strings.Contains(dsn, "?") {
@@ -123,41 +133,55 @@ func openDSN(dsn string) (*sql.DB, dbtest.Backend, error) {
 			return nil, "", err
 		}
 	}
-	db, err := sql.Open(driver, dsn)
+	conn, err := sql.Open(driver, dsn)
 	if err != nil {
-		return nil, "", err
+		return nil, "", errors.New(redact(err.Error(), dsn))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
+	if err := conn.PingContext(ctx); err != nil {
+		conn.Close()
 		return nil, "", fmt.Errorf("cannot reach the %s database: %v", b, redact(err.Error(), dsn))
 	}
-	return db, b, nil
+	return conn, b, nil
 }
 
 // redact hides the password of dsn in s.
 func redact(s, dsn string) string {
-	if i := strings.Index(dsn, "://"); i >= 0 {
-		rest := dsn[i+3:]
-		if at := strings.Index(rest, "@"); at >= 0 {
-			if c := strings.Index(rest[:at], ":"); c >= 0 && c+1 < at {
-				return strings.ReplaceAll(s, rest[c+1:at], "xxxxx")
-			}
-		}
-	}
-	if at := strings.Index(dsn, "@"); at >= 0 {
-		if c := strings.Index(dsn[:at], ":"); c >= 0 && c+1 < at {
-			return strings.ReplaceAll(s, dsn[c+1:at], "xxxxx")
-		}
+	if p := passwordOf(dsn); p != "" {
+		s = strings.ReplaceAll(s, p, "xxxxx")
 	}
 	return s
 }
 
-const migrateHelp = `usage: dbharness migrate up|down|status --dsn DSN
+var keywordPassword = regexp.MustCompile(`(?i)\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
+
+// passwordOf returns the password of a DSN in any of the forms the
+// drivers take: a URL, MySQL's user:password@tcp(host)/db, or PostgreSQL's
+// key=value pairs.
+func passwordOf(dsn string) string {
+	if strings.Contains(dsn, "://") {
+		if u, err := url.Parse(dsn); err == nil && u.User != nil {
+			p, _ := u.User.Password()
+			return p
+		}
+	}
+	if m := keywordPassword.FindStringSubmatch(dsn); m != nil {
+		return strings.Trim(m[1], "'")
+	}
+	if cfg, err := mysql.ParseDSN(dsn); err == nil {
+		return cfg.Passwd
+	}
+	return ""
+}
+
+const migrateHelp = `usage: dbharness migrate up|down|status --dsn DSN [--db sqlite|postgres|mysql]
 
 Migrates a database to the registry schema (goose migrations), rolls back
-the last migration, or lists the migrations and their state.
+the last migration, or lists the migrations and their state. The backend
+comes from the DSN's form (a postgres:// URL or host=... pairs, MySQL's
+user@tcp(host:port)/db, a SQLite file: name or *.db file) or from --db.
+Passwords in the DSN are never printed.
 
 Examples:
   dbharness migrate up --dsn 'postgres://postgres@127.0.0.1:5432/dev?sslmode=disable'
@@ -169,6 +193,7 @@ func migrateCmd(args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	dsn := fl.String("dsn", "", "the database (required)")
+	dbFlag := fl.String("db", "", "its backend: sqlite, postgres or mysql (default: from the DSN's form)")
 	fl.Usage = func() { fmt.Fprint(stderr, migrateHelp); fl.PrintDefaults() }
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
@@ -189,7 +214,7 @@ func migrateCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "dbharness migrate: --dsn is required")
 		return 2
 	}
-	db, b, err := openDSN(*dsn)
+	db, b, err := openDSN(*dsn, *dbFlag)
 	if err != nil {
 		fmt.Fprintln(stderr, "dbharness migrate:", err)
 		return 1
@@ -240,10 +265,11 @@ func migrateCmd(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-const fixturesHelp = `usage: dbharness fixtures load --dsn DSN FILES...
+const fixturesHelp = `usage: dbharness fixtures load --dsn DSN [--db sqlite|postgres|mysql] FILES...
 
 Loads fixture files into a database, in one transaction: all of them, or
 none when one is wrong. Use "base" as a file name for the built-in base set.
+The backend comes from the DSN's form, as for migrate, or from --db.
 
 Example:
   dbharness fixtures load --dsn 'postgres://postgres@127.0.0.1:5432/dev?sslmode=disable' base my_rows.yml
@@ -260,6 +286,7 @@ func fixturesCmd(args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("fixtures load", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	dsn := fl.String("dsn", "", "the database (required)")
+	dbFlag := fl.String("db", "", "its backend: sqlite, postgres or mysql (default: from the DSN's form)")
 	fl.Usage = func() { fmt.Fprint(stderr, fixturesHelp); fl.PrintDefaults() }
 	if err := fl.Parse(args[1:]); err != nil {
 		if err == flag.ErrHelp {
@@ -294,7 +321,7 @@ func fixturesCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	db, b, err := openDSN(*dsn)
+	db, b, err := openDSN(*dsn, *dbFlag)
 	if err != nil {
 		fmt.Fprintln(stderr, "dbharness fixtures:", err)
 		return 1
