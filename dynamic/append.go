@@ -216,6 +216,9 @@ func (w *write) owned(ctx context.Context, db connPool) (Result, error) {
 		if werr := p.wait(ctx, n); werr != nil {
 			return w.result(nil, n, false), &LockedError{Table: w.table, Attempts: n, Err: errors.Join(last, werr)}
 		}
+		if w.opts.beforeRetry != nil {
+			w.opts.beforeRetry(n + 1)
+		}
 	}
 }
 

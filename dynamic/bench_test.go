@@ -15,112 +15,167 @@ import (
 	"github.com/easyautoml/dbharness/dynamic"
 )
 
-// benchFrame is a mixed 8-column frame of n rows.
+// The benchmarks run on direct connections of each database's own driver
+// (not dbtest's wrappers) to a database dbtest creates on the servers named
+// by DBTEST_POSTGRES_DSN and DBTEST_MYSQL_DSN; a backend without a server
+// is skipped with the reason. They are shaped for -benchtime=3x:
+//
+//	go test -run '^$' -bench . -benchtime 3x ./dynamic/
+
+var benchCols = []string{"id", "years", "education", "job", "city", "age", "remote", "hired_at"}
+
+// benchFrame is a mixed 8-column frame of n rows: integers, floats, short
+// text, booleans and timestamps, like a salaries dataset.
 func benchFrame(b *testing.B, n int) *dynamic.Frame {
-	cols := []string{"id", "years", "education", "job", "city", "age", "remote", "hired_at"}
+	b.Helper()
 	rows := make([][]any, n)
 	base := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range rows {
 		rows[i] = []any{i, float64(i%400) / 10, []string{"hs", "bsc", "msc", "phd"}[i%4], fmt.Sprintf("job %d", i%8),
 			fmt.Sprintf("city %d", i%10), 20 + i%45, i%3 == 0, base.Add(time.Duration(i) * time.Minute)}
 	}
-	f, err := dynamic.FromRows(cols, rows)
+	f, err := dynamic.FromRows(benchCols, rows)
 	if err != nil {
 		b.Fatal(err)
 	}
 	return f
 }
 
-// BenchmarkAppend reports rows/s of dynamic.Append and of the best raw
-// path of the same driver on the same data and connection: for SQLite a
-// prepared single-row INSERT in one transaction and a multi-row INSERT, for
-// PostgreSQL COPY, for MySQL a multi-row INSERT. The ratio of Append to the
-// raw path is the figure to watch (target: at least 0.8).
+// benchDB opens a direct connection pool of the backend's own driver on a
+// database of dbtest's.
+func benchDB(b *testing.B, backend dbtest.Backend) (*sql.DB, string) {
+	b.Helper()
+	db := dbtest.Open(b, backend, dbtest.WithoutMigrations())
+	driver := map[dbtest.Backend]string{dbtest.SQLite: "sqlite3", dbtest.Postgres: "pgx", dbtest.MySQL: "mysql"}[backend]
+	raw, err := sql.Open(driver, db.RawDSN())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		raw.Exec("DROP TABLE IF EXISTS bench")
+		raw.Close()
+	})
+	return raw, db.Dialect()
+}
+
+// benchPath is one way of writing the frame.
+type benchPath struct {
+	name string
+	run  func(ctx context.Context) error
+}
+
+// BenchmarkAppend reports rows/s of dynamic.Append into an existing table
+// and of the best raw path of the same driver, on the same data and
+// table: for SQLite a prepared single-row INSERT in one transaction and a
+// prepared multi-row INSERT, for PostgreSQL pgx's COPY, for MySQL a
+// prepared multi-row INSERT. The figure to watch is Append's rows/s over
+// the best raw path's (target: at least 0.8).
 func BenchmarkAppend(b *testing.B) {
 	for _, backend := range dbtest.Backends() {
-		for _, n := range []int{10_000, 100_000} {
-			b.Run(fmt.Sprintf("%s/%d", backend, n), func(b *testing.B) {
-				db := dbtest.Open(b, backend, dbtest.WithoutMigrations())
-				driverName := map[dbtest.Backend]string{dbtest.SQLite: "sqlite3", dbtest.Postgres: "pgx", dbtest.MySQL: "mysql"}[backend]
-				raw, err := sql.Open(driverName, db.RawDSN())
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer raw.Close()
+		b.Run(string(backend), func(b *testing.B) {
+			raw, dialect := benchDB(b, backend)
+			for _, n := range []int{10_000, 100_000} {
 				f := benchFrame(b, n)
-				ctx := context.Background()
-				drop := func() { raw.ExecContext(ctx, "DROP TABLE IF EXISTS bench") }
-				defer drop()
-				paths := map[string]func() error{
-					"append": func() error {
-						_, err := dynamic.Append(ctx, raw, db.Dialect(), "bench", f)
+				paths := []benchPath{
+					{"append", func(ctx context.Context) error {
+						_, err := dynamic.Append(ctx, raw, dialect, "bench", f)
 						return err
-					},
+					}},
 				}
 				switch backend {
 				case dbtest.SQLite:
-					paths["raw-prepared"] = func() error { return rawPrepared(ctx, raw, db.Dialect(), f) }
-					paths["raw-multirow"] = func() error { return rawMultiRow(ctx, raw, db.Dialect(), f, 500) }
+					paths = append(paths,
+						benchPath{"raw-prepared-1row", func(ctx context.Context) error { return rawMultiRow(ctx, raw, dialect, f, 1) }},
+						benchPath{"raw-multirow", func(ctx context.Context) error { return rawMultiRow(ctx, raw, dialect, f, 250) }})
 				case dbtest.Postgres:
-					paths["raw-copy"] = func() error { return rawCopy(ctx, raw, f) }
+					paths = append(paths, benchPath{"raw-copy", func(ctx context.Context) error { return rawCopy(ctx, raw, f) }})
 				case dbtest.MySQL:
-					paths["raw-multirow"] = func() error { return rawMultiRow(ctx, raw, db.Dialect(), f, 1000) }
+					paths = append(paths, benchPath{"raw-multirow", func(ctx context.Context) error { return rawMultiRow(ctx, raw, dialect, f, 1000) }})
 				}
-				for _, name := range []string{"append", "raw-prepared", "raw-multirow", "raw-copy"} {
-					run, ok := paths[name]
-					if !ok {
-						continue
-					}
-					b.Run(name, func(b *testing.B) {
+				for _, p := range paths {
+					b.Run(fmt.Sprintf("%d/%s", n, p.name), func(b *testing.B) {
+						ctx := context.Background()
 						for b.Loop() {
 							b.StopTimer()
-							drop()
-							createBench(b, raw, db.Dialect())
+							createBench(b, raw, dialect)
 							b.StartTimer()
-							if err := run(); err != nil {
+							if err := p.run(ctx); err != nil {
 								b.Fatal(err)
 							}
 						}
 						b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 					})
 				}
-			})
-		}
+			}
+		})
 	}
 }
 
-// createBench creates the table the raw paths write to, with the types
-// Append would choose, so that every path starts from the same table.
+// BenchmarkBatchRows measures Append's INSERT path at several batch sizes:
+// how each dialect's default was chosen.
+func BenchmarkBatchRows(b *testing.B) {
+	for _, backend := range dbtest.Backends() {
+		b.Run(string(backend), func(b *testing.B) {
+			raw, dialect := benchDB(b, backend)
+			const n = 20_000
+			f := benchFrame(b, n)
+			for _, size := range []int{50, 100, 250, 500, 1000, 2000, 4000} {
+				b.Run(fmt.Sprint(size), func(b *testing.B) {
+					ctx := context.Background()
+					for b.Loop() {
+						b.StopTimer()
+						createBench(b, raw, dialect)
+						b.StartTimer()
+						if _, err := dynamic.Append(ctx, raw, dialect, "bench", f, dynamic.WithBatchRows(size), dynamic.WithoutCopy()); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+				})
+			}
+		})
+	}
+}
+
+// createBench (re)creates the table every path writes to, as Append would
+// create it.
 func createBench(b *testing.B, db *sql.DB, dialect string) {
+	b.Helper()
+	if _, err := db.Exec("DROP TABLE IF EXISTS bench"); err != nil {
+		b.Fatal(err)
+	}
 	types := map[string][]string{
 		"sqlite":   {"INTEGER", "REAL", "TEXT", "TEXT", "TEXT", "INTEGER", "BOOLEAN", "TIMESTAMP"},
 		"postgres": {"BIGINT", "DOUBLE PRECISION", "TEXT", "TEXT", "TEXT", "BIGINT", "BOOLEAN", "TIMESTAMPTZ"},
 		"mysql":    {"BIGINT", "DOUBLE", "LONGTEXT", "LONGTEXT", "LONGTEXT", "BIGINT", "BOOLEAN", "DATETIME(6)"},
 	}[dialect]
-	rowID := map[string]string{
-		"sqlite":   "_row_id INTEGER PRIMARY KEY AUTOINCREMENT",
+	defs := []string{map[string]string{
+		"sqlite":   "_row_id INTEGER PRIMARY KEY",
 		"postgres": "_row_id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
 		"mysql":    "_row_id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY",
-	}[dialect]
-	cols := []string{"id", "years", "education", "job", "city", "age", "remote", "hired_at"}
-	defs := []string{rowID}
-	for i, c := range cols {
+	}[dialect]}
+	for i, c := range benchCols {
 		defs = append(defs, c+" "+types[i])
 	}
-	if _, err := db.Exec("CREATE TABLE bench (" + strings.Join(defs, ", ") + ")"); err != nil {
+	opts := ""
+	if dialect == "mysql" {
+		opts = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
+	}
+	if _, err := db.Exec("CREATE TABLE bench (" + strings.Join(defs, ", ") + ")" + opts); err != nil {
 		b.Fatal(err)
 	}
 }
 
-func placeholders(dialect string, rows, cols int) string {
+func benchInsert(dialect string, rows int) string {
 	var sb strings.Builder
+	sb.WriteString("INSERT INTO bench (" + strings.Join(benchCols, ", ") + ") VALUES ")
 	n := 1
 	for r := 0; r < rows; r++ {
 		if r > 0 {
 			sb.WriteString(",")
 		}
 		sb.WriteString("(")
-		for c := 0; c < cols; c++ {
+		for c := range benchCols {
 			if c > 0 {
 				sb.WriteString(",")
 			}
@@ -136,72 +191,62 @@ func placeholders(dialect string, rows, cols int) string {
 	return sb.String()
 }
 
-const benchInsert = "INSERT INTO bench (id, years, education, job, city, age, remote, hired_at) VALUES "
-
-func rawPrepared(ctx context.Context, db *sql.DB, dialect string, f *dynamic.Frame) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	st, err := tx.PrepareContext(ctx, benchInsert+placeholders(dialect, 1, 8))
-	if err != nil {
-		return err
-	}
-	for i := 0; i < f.Len(); i++ {
-		if _, err := st.ExecContext(ctx, f.Row(i)...); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
-}
-
+// rawMultiRow writes the frame in one transaction with a prepared INSERT
+// of batch rows (1: the classic prepared single-row INSERT), binding the
+// driver's own types.
 func rawMultiRow(ctx context.Context, db *sql.DB, dialect string, f *dynamic.Frame, batch int) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	st, err := tx.PrepareContext(ctx, benchInsert+placeholders(dialect, batch, 8))
+	st, err := tx.PrepareContext(ctx, benchInsert(dialect, batch))
 	if err != nil {
 		return err
 	}
-	args := make([]any, 0, batch*8)
+	defer st.Close()
+	rows := f.Rows()
+	args := make([]any, 0, batch*len(benchCols))
 	i := 0
-	for ; i+batch <= f.Len(); i += batch {
+	for ; i+batch <= len(rows); i += batch {
 		args = args[:0]
-		for r := i; r < i+batch; r++ {
-			args = append(args, f.Row(r)...)
+		for _, row := range rows[i : i+batch] {
+			args = append(args, row...)
 		}
 		if _, err := st.ExecContext(ctx, args...); err != nil {
 			return err
 		}
 	}
-	if i < f.Len() {
+	if i < len(rows) {
 		args = args[:0]
-		for r := i; r < f.Len(); r++ {
-			args = append(args, f.Row(r)...)
+		for _, row := range rows[i:] {
+			args = append(args, row...)
 		}
-		if _, err := tx.ExecContext(ctx, benchInsert+placeholders(dialect, f.Len()-i, 8), args...); err != nil {
+		if _, err := tx.ExecContext(ctx, benchInsert(dialect, len(rows)-i), args...); err != nil {
 			return err
 		}
 	}
 	return tx.Commit()
 }
 
+// rawCopy writes the frame with pgx's COPY in one transaction.
 func rawCopy(ctx context.Context, db *sql.DB, f *dynamic.Frame) error {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	rows := make([][]any, f.Len())
-	for i := range rows {
-		rows[i] = f.Row(i)
-	}
+	rows := f.Rows()
 	return conn.Raw(func(dc any) error {
-		_, err := dc.(*stdlib.Conn).Conn().CopyFrom(ctx, pgx.Identifier{"bench"},
-			[]string{"id", "years", "education", "job", "city", "age", "remote", "hired_at"}, pgx.CopyFromRows(rows))
-		return err
+		pc := dc.(*stdlib.Conn).Conn()
+		tx, err := pc.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback(ctx)
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"bench"}, benchCols, pgx.CopyFromRows(rows)); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
 	})
 }

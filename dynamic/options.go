@@ -78,6 +78,9 @@ type appendOpts struct {
 	// COPY row, with the rows written so far; an error fails the append
 	// there.
 	afterRows func(written int64) error
+	// beforeRetry, when set (by tests), is called before attempt n (n ≥ 2)
+	// of an append that owns its transaction.
+	beforeRetry func(n int)
 }
 
 func appendConfig(opts []Option) (*appendOpts, error) {
