@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/easyautoml/dbharness/dbtest"
+	"github.com/easyautoml/dbharness/fixtures"
 )
 
 // Scenario is a parsed scenario file.
@@ -24,7 +25,8 @@ type Scenario struct {
 	Fixtures    []string // "base", or fixture files relative to the scenario
 	Steps       []*Step
 
-	fsys fs.FS // where File and the files it names live
+	fsys      fs.FS        // where File and the files it names live
+	fixtureAt []*yaml.Node // where each fixture set is named
 }
 
 // Step is one step of a scenario.
@@ -90,7 +92,32 @@ func ParseFile(fsys fs.FS, file string) (*Scenario, error) {
 		return nil, err
 	}
 	sc.fsys = fsys
+	if err := sc.checkFiles(); err != nil {
+		return nil, err
+	}
 	return sc, nil
+}
+
+// checkFiles checks the files the scenario names: its fixture sets parse,
+// and the CSV files of its append steps exist.
+func (sc *Scenario) checkFiles() error {
+	for i, name := range sc.Fixtures {
+		if name == "base" {
+			continue
+		}
+		if _, err := fixtures.ParseFS(sc.fsys, sc.file(name)); err != nil {
+			n := sc.fixtureAt[i]
+			return &Error{File: sc.File, Line: n.Line, Column: n.Column, Msg: fmt.Sprintf("fixture set %q: %v", name, err)}
+		}
+	}
+	for _, st := range sc.Steps {
+		if n := st.fields["csv"]; n != nil {
+			if _, err := fs.Stat(sc.fsys, sc.file(n.Value)); err != nil {
+				return st.errf(n, "field \"csv\": %v", err)
+			}
+		}
+	}
+	return nil
 }
 
 // ParseFS parses every scenario file (*.yaml, *.yml) at the root of fsys,
@@ -168,9 +195,15 @@ func Parse(file string, data []byte) (*Scenario, error) {
 			}
 			sc.Description = v.Value
 		case "fixtures":
-			if err := v.Decode(&sc.Fixtures); err != nil {
+			if err := v.Decode(&sc.Fixtures); err != nil || v.Kind != yaml.SequenceNode {
 				return nil, fail(v, "fixtures: want a list of fixture sets (base, or files)")
 			}
+			for i, f := range sc.Fixtures {
+				if f == "" {
+					return nil, fail(v.Content[i], "fixtures: an empty name")
+				}
+			}
+			sc.fixtureAt = v.Content
 		case "steps":
 			stepsNode = v
 		default:

@@ -3,6 +3,7 @@ package harness_test
 import (
 	"errors"
 	"testing"
+	"testing/fstest"
 
 	"github.com/easyautoml/dbharness/harness"
 )
@@ -183,4 +184,31 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestParseFileChecksFiles: ParseFile checks the files a scenario names,
+// relative to it: fixture sets must parse, CSV files must exist.
+func TestParseFileChecksFiles(t *testing.T) {
+	fsys := fstest.MapFS{
+		"sc/data/rows.csv":   {Data: []byte("x\n1\n")},
+		"sc/extra.yml":       {Data: []byte("teams:\n  t: {name: t}\n")},
+		"sc/broken.yml":      {Data: []byte("teams:\n  t: [name]\n")},
+		"sc/good.yaml":       {Data: []byte("name: good\nfixtures: [base, extra.yml]\nsteps:\n  - create_user: {as: u, username: u}\n  - create_machine: {as: m, owner: u, name: m, table: t}\n  - append: {machine: m, csv: data/rows.csv}\n")},
+		"sc/no_csv.yaml":     {Data: []byte("name: no_csv\nsteps:\n  - create_user: {as: u, username: u}\n  - create_machine: {as: m, owner: u, name: m, table: t}\n  - append: {machine: m, csv: data/none.csv}\n")},
+		"sc/no_set.yaml":     {Data: []byte("name: no_set\nfixtures: [base, missing.yml]\nsteps:\n  - sql: {query: SELECT 1}\n")},
+		"sc/broken_set.yaml": {Data: []byte("name: broken_set\nfixtures:\n  - broken.yml\nsteps:\n  - sql: {query: SELECT 1}\n")},
+	}
+	if _, err := harness.ParseFile(fsys, "sc/good.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ file, want string }{
+		{"sc/no_csv.yaml", `harness: sc/no_csv.yaml:5:31: step 3 (append): field "csv": open sc/data/none.csv: file does not exist`},
+		{"sc/no_set.yaml", `harness: sc/no_set.yaml:2:18: fixture set "missing.yml": fixtures: no file matches ["sc/missing.yml"]`},
+		{"sc/broken_set.yaml", `harness: sc/broken_set.yaml:3:5: fixture set "broken.yml": fixtures: sc/broken.yml:2:6: teams.t: want a mapping of columns to values`},
+	} {
+		_, err := harness.ParseFile(fsys, c.file)
+		if err == nil || err.Error() != c.want {
+			t.Errorf("%s:\n got %v\nwant %s", c.file, err, c.want)
+		}
+	}
 }
