@@ -1,7 +1,33 @@
 // Package scenarios holds the scenario files that reproduce the AutoML
 // platform's workflows and lock bugs, embedded so that the dbharness
-// command runs them wherever it is installed. scenarios_test.go runs every
-// one of them on every backend.
+// command runs them wherever it is installed. Their format is described in
+// package harness.
+//
+// # The scenarios
+//
+//	salaries_prediction_complete_workflow     a user and a team, a machine, the salaries
+//	                                          dataset, a regression trained and checked on
+//	                                          held-back rows, predictions, billing, the log
+//	salaries_prediction_diagnostic_row_count  the dataset appended in chunks (one empty, one
+//	                                          with a new column), counted after each
+//	machine_1                                 one machine's life: data, table lock, access
+//	                                          scoping, deletion with its data table
+//	lock_bug_second_connection                the platform's lock bug (a second connection)
+//	                                          and its fix (a pool sharing the transaction)
+//
+// # Running them
+//
+//	make run                                 every scenario on the embedded SQLite
+//	go run ./cmd/dbharness run --db all      on every backend found
+//	go test ./scenarios/                     through dbtest.Each, as subtests scenario/backend
+//
+// # Adding one
+//
+// Write name.yaml here: it is embedded, run by the command and tested on
+// every backend by scenarios_test.go without further change. Files it names
+// (CSV files, fixture sets) go beside it and must be added to the embed
+// pattern of [FS]. "dbharness validate scenarios/name.yaml" checks it
+// without a database.
 package scenarios
 
 import "embed"
