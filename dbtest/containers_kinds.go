@@ -63,7 +63,9 @@ var containerKinds = map[Backend]*containerKind{
 		serverPort:   3306,
 		dataDir:      "/var/lib/mysql",
 		customize: func(port int, loopback bool) []testcontainers.ContainerCustomizer {
-			args := []string{"--port=" + strconv.Itoa(port)}
+			// MySQL's X Protocol would take port 33060 of the host with host
+			// networking; "loose-" makes MariaDB, which has none, ignore it.
+			args := []string{"--port=" + strconv.Itoa(port), "--loose-mysqlx=OFF"}
 			if loopback {
 				args = append(args, "--bind-address=127.0.0.1")
 			}

@@ -59,7 +59,7 @@ func joinContainer(ctx context.Context, spec containerSpec) (*sharedContainer, e
 	_, env := serverDSN(spec.b)
 	eng, err := openEngine(ctx)
 	if err != nil {
-		return nil, &unavailableError{fmt.Sprintf("%s is not set and no Docker engine answers (%v)", env, err)}
+		return nil, &unavailableError{noEngine(env, err)}
 	}
 	defer eng.close()
 	name := containerName(spec, eng.host)
@@ -107,6 +107,16 @@ func joinContainer(ctx context.Context, spec containerSpec) (*sharedContainer, e
 	containerRefs.joined[name] = c
 	containerRefs.files = append(containerRefs.files, ref)
 	return c, nil
+}
+
+// noEngine is the one-line reason why a backend without DSN is skipped
+// when no Docker engine answers.
+func noEngine(env string, err error) string {
+	why := strings.ReplaceAll(err.Error(), "\n", "; ")
+	if h := os.Getenv("DOCKER_HOST"); h != "" {
+		return fmt.Sprintf("%s is not set and the Docker engine at DOCKER_HOST=%s does not answer (Testcontainers: %s)", env, h, why)
+	}
+	return fmt.Sprintf("%s is not set and no Docker engine was found (DOCKER_HOST is not set; Testcontainers: %s)", env, why)
 }
 
 // joinOrStart joins the running container name, unless nobody uses it
