@@ -86,6 +86,7 @@ func (r *run) expectTable(s *Step) error {
 	if exists != want {
 		return &mismatch{fmt.Sprintf("table %s exists: %v, want %v", table, exists, want)}
 	}
+	r.detail = fmt.Sprintf("table %s exists: %v", table, exists)
 	return nil
 }
 

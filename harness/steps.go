@@ -471,7 +471,11 @@ func (r *run) unlock(s *Step) error {
 	if !ok {
 		return fmt.Errorf("no lock %q", s.str("lock"))
 	}
-	return r.repo.ReleaseTableLock(r.ctx, l)
+	if err := r.repo.ReleaseTableLock(r.ctx, l); err != nil {
+		return err
+	}
+	r.detail = "released by " + l.Holder
+	return nil
 }
 
 func (r *run) readMachine(s *Step) error {
@@ -499,5 +503,9 @@ func (r *run) deleteMachine(s *Step) error {
 	if m, err := r.repo.GetMachine(r.ctx, mid); err == nil {
 		r.tableNames[m.ID] = m.DataTableName
 	}
-	return r.repo.DeleteMachine(r.ctx, mid)
+	if err := r.repo.DeleteMachine(r.ctx, mid); err != nil {
+		return err
+	}
+	r.detail = fmt.Sprintf("machine %d and its table %s", mid, r.tableNames[mid])
+	return nil
 }
