@@ -229,7 +229,13 @@ func patternShared(ctx context.Context, b dbtest.Backend, out *PatternResult) er
 }
 
 func patternDeadlock(ctx context.Context, b dbtest.Backend, out *PatternResult) error {
-	db, err := connect(ctx, b, dbtest.WithoutMigrations(), dbtest.WithLockTimeout(time.Second))
+	// PostgreSQL looks for deadlocks after deadlock_timeout (1 s): the lock
+	// timeout must be longer, or it would win the race.
+	timeout := time.Second
+	if b == dbtest.Postgres {
+		timeout = 2 * time.Second
+	}
+	db, err := connect(ctx, b, dbtest.WithoutMigrations(), dbtest.WithLockTimeout(timeout))
 	if err != nil {
 		return err
 	}
