@@ -129,7 +129,7 @@ func (t *lockTracker) eventLocked(cs *connState, action string, level vfs.LockLe
 	}
 	t.events = append(t.events, LockEvent{
 		At: now.Sub(t.start), Conn: cs.info.ID, Action: action,
-		Lock: lockName(level), Statement: cs.stmt,
+		Lock: lockName(level), Statement: statementHead(cs.stmt),
 	})
 }
 
@@ -220,7 +220,7 @@ func (t *lockTracker) report(cs *connState) *LockReport {
 		Backend:      SQLite,
 		Database:     t.name,
 		Waiter:       cs.info,
-		Statement:    cs.stmt,
+		Statement:    statementHead(cs.stmt),
 		Wanted:       lockName(cs.wanted),
 		SelfDeadlock: cs.selfLock,
 		LockTimeout:  time.Duration(cs.timeout.Load()),
@@ -231,7 +231,7 @@ func (t *lockTracker) report(cs *connState) *LockReport {
 	for _, o := range cs.blockers {
 		r.Holders = append(r.Holders, LockHolder{
 			Conn: o.info, Lock: lockName(o.level), Since: o.since.Sub(t.start),
-			HeldFor: now.Sub(o.since), Statement: o.sinceStmt, Running: o.stmt,
+			HeldFor: now.Sub(o.since), Statement: statementHead(o.sinceStmt), Running: statementHead(o.stmt),
 		})
 	}
 	r.Timeline = append([]LockEvent(nil), t.events...)
@@ -457,7 +457,7 @@ func currentTest(name string) (string, string) {
 // sqliteHook records the statement in flight and explains lock errors.
 func sqliteHook(tr *lockTracker, cs *connState, explain func(error) error) stmtHook {
 	return func(ctx context.Context, query string) (context.Context, func(error) error) {
-		tr.setStmt(cs, statementHead(query))
+		tr.setStmt(cs, query) // shortened only when a report needs it
 		return ctx, func(err error) error {
 			err = explain(err)
 			tr.setStmt(cs, "")

@@ -98,9 +98,14 @@ func leadingWords(query string, n int) []string {
 	return words
 }
 
-// statementHead returns the start of query on one line, for messages.
+// statementHead returns the start of query on one line, for messages. It
+// reads only the first few hundred bytes: statements can be megabytes of
+// placeholders, and this runs for every statement.
 func statementHead(query string) string {
 	const max = 80
+	if len(query) > 4*max {
+		query = query[:4*max]
+	}
 	s := strings.Join(strings.Fields(query), " ")
 	if len(s) > max {
 		cut := max
