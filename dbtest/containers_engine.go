@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/pkg/authconfig"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
@@ -213,6 +214,9 @@ func (e *dockerEngine) start(ctx context.Context, spec containerSpec, name strin
 			return nil, e.startError(spec, err, "")
 		}
 	}
+	if err := e.pullImage(ctx, spec.image); err != nil {
+		return nil, e.startError(spec, err, "")
+	}
 	ctr, err := prov.RunContainer(ctx, req.ContainerRequest)
 	if err != nil {
 		logs := ""
@@ -232,6 +236,31 @@ func (e *dockerEngine) start(ctx context.Context, spec containerSpec, name strin
 		}
 	}
 	return &sharedContainer{name: name, id: id, dsn: ready.dsn, started: true}, nil
+}
+
+// pullImage pulls image unless the engine has it: one attempt, with the
+// credentials of the Docker configuration. An engine that reaches no
+// registry thus fails at once, where Testcontainers would retry for minutes.
+func (e *dockerEngine) pullImage(ctx context.Context, image string) error {
+	_, err := e.cli.ImageInspect(ctx, image)
+	if err == nil || !errdefs.IsNotFound(err) {
+		return err
+	}
+	var opts client.ImagePullOptions
+	if _, auth, err := testcontainers.DockerImageAuth(ctx, image); err == nil {
+		if enc, err := authconfig.Encode(auth); err == nil {
+			opts.RegistryAuth = enc
+		}
+	}
+	res, err := e.cli.ImagePull(ctx, image, opts)
+	if err == nil {
+		defer res.Close()
+		err = res.Wait(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("the engine does not have the image and pulling it failed: %w", err)
+	}
+	return nil
 }
 
 func (e *dockerEngine) startError(spec containerSpec, err error, logs string) error {

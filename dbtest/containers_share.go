@@ -65,8 +65,9 @@ func joinContainer(ctx context.Context, spec containerSpec) (*sharedContainer, e
 	name := containerName(spec, eng.host)
 
 	containerRefs.mu.Lock()
-	defer containerRefs.mu.Unlock()
-	if c := containerRefs.joined[name]; c != nil {
+	c := containerRefs.joined[name]
+	containerRefs.mu.Unlock()
+	if c != nil {
 		return c, nil
 	}
 	dir, err := containerLockDir()
@@ -75,6 +76,7 @@ func joinContainer(ctx context.Context, spec containerSpec) (*sharedContainer, e
 	}
 	ctx, cancel := context.WithTimeout(ctx, containerStartTimeout+containerReadyTimeout)
 	defer cancel()
+	// The lock is per open file, so it also orders goroutines.
 	lock, err := lockFile(ctx, filepath.Join(dir, name+".lock"), syscall.LOCK_EX)
 	if err != nil {
 		return nil, fmt.Errorf("dbtest: %s: waiting for the lock on container %s: %w", spec.b, name, err)
@@ -91,9 +93,10 @@ func joinContainer(ctx context.Context, spec containerSpec) (*sharedContainer, e
 		ref.Close()
 		return nil, fmt.Errorf("dbtest: %s: %s: %w", spec.b, ref.Name(), err)
 	}
-	c, err := eng.joinOrStart(ctx, spec, name, unused)
+	var pipe *os.File
+	c, err = eng.joinOrStart(ctx, spec, name, unused)
 	if err == nil {
-		c.companion, err = startContainerCompanion(dir, name, eng.host, ref)
+		c.companion, pipe, err = startContainerCompanion(dir, name, eng.host, ref)
 	}
 	if err != nil {
 		ref.Close()
@@ -101,11 +104,13 @@ func joinContainer(ctx context.Context, spec containerSpec) (*sharedContainer, e
 	}
 	c.took = time.Since(begin)
 	logContainer(spec.b, c)
+	containerRefs.mu.Lock()
+	defer containerRefs.mu.Unlock()
 	if containerRefs.joined == nil {
 		containerRefs.joined = make(map[string]*sharedContainer)
 	}
 	containerRefs.joined[name] = c
-	containerRefs.files = append(containerRefs.files, ref)
+	containerRefs.files = append(containerRefs.files, ref, pipe)
 	return c, nil
 }
 
@@ -222,15 +227,17 @@ func init() {
 }
 
 // startContainerCompanion starts the companion that inherits ref and drops
-// it once this process, and the go command that ran it, have ended.
-func startContainerCompanion(dir, name, dockerHost string, ref *os.File) (pid int, err error) {
+// it once this process, and the go command that ran it, have ended. The
+// returned pipe must stay open for the life of the process: its end tells
+// the companion that the process is gone.
+func startContainerCompanion(dir, name, dockerHost string, ref *os.File) (pid int, pipe *os.File, err error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	r, w, err := os.Pipe()
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer r.Close()
 	waitPID := 0
@@ -251,13 +258,12 @@ func startContainerCompanion(dir, name, dockerHost string, ref *os.File) (pid in
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		w.Close()
-		return 0, fmt.Errorf("dbtest: starting the container companion: %w", err)
+		return 0, nil, fmt.Errorf("dbtest: starting the container companion: %w", err)
 	}
 	// Nobody waits for it: it outlives this process, and init reaps it.
 	pid = cmd.Process.Pid
 	cmd.Process.Release()
-	containerRefs.files = append(containerRefs.files, w)
-	return pid, nil
+	return pid, w, nil
 }
 
 // logContainer appends a line to the file named by DBTEST_CONTAINER_LOG, if
