@@ -322,3 +322,36 @@ func TestMigrateDBFlag(t *testing.T) {
 		t.Errorf("--db oracle: exit %d: %s", code, errs)
 	}
 }
+
+// TestRunDSNFlag: --dsn names the server of the one server backend of
+// --db, in place of its environment variable, and its password never
+// shows.
+func TestRunDSNFlag(t *testing.T) {
+	pg := os.Getenv(dbtest.EnvPostgresDSN)
+	if pg == "" {
+		t.Skipf("%s is not set", dbtest.EnvPostgresDSN)
+	}
+	child := func(args ...string) (int, string) {
+		t.Helper()
+		cmd := exec.Command(os.Args[0], "-test.run=^TestRunAllWithoutServers$")
+		cmd.Env = append(os.Environ(), "DBHARNESS_CHILD="+strings.Join(args, " "), dbtest.EnvPostgresDSN+"=", dbtest.EnvMySQLDSN+"=",
+			dbtest.EnvContainers+"=off", dbtest.EnvRequire+"=")
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
+		return cmd.ProcessState.ExitCode(), string(out)
+	}
+	n := len(builtIn(t))
+	if code, out := child("run", "-q", "--db", "postgres", "--dsn", pg); code != 0 || !strings.Contains(out, fmt.Sprintf("postgres  %d/%d passed in ", n, n)) {
+		t.Errorf("--db postgres --dsn: exit %d\n%s", code, out)
+	}
+	code, out := child("run", "-q", "--db", "postgres", "--dsn", "postgres://app:hunter2@127.0.0.1:1/x?sslmode=disable&connect_timeout=2")
+	if code != 1 || !strings.Contains(out, "── postgres unavailable: ") || strings.Contains(out, "hunter2") {
+		t.Errorf("a server that does not answer: exit %d, want 1, and no password:\n%s", code, out)
+	}
+	if code, out := child("run", "--db", "all", "--dsn", pg); code != 2 || !strings.Contains(out, "--dsn needs exactly one server backend") {
+		t.Errorf("--db all --dsn: exit %d, want 2\n%s", code, out)
+	}
+}
