@@ -191,7 +191,9 @@ func (w *write) wrap(err error) error {
 }
 
 // owned appends in a transaction of its own on a connection of the pool,
-// retrying the whole on lock conflicts.
+// retrying the whole on lock conflicts (after a backoff), and when another
+// connection created the table or added a column at the same time (at
+// once), within the attempts of the retry policy.
 func (w *write) owned(ctx context.Context, db connPool) (Result, error) {
 	var last error
 	p := w.opts.retry
@@ -205,6 +207,9 @@ func (w *write) owned(ctx context.Context, db connPool) (Result, error) {
 		conn.Close()
 		if err == nil {
 			return w.result(a, n, true), nil
+		}
+		if isSchemaRace(err) && n < p.attempts {
+			continue // at once: the next look at the table sees the other's DDL
 		}
 		if !isLockError(err) {
 			return w.result(nil, n, false), w.wrap(err)

@@ -44,7 +44,7 @@ func (postgresDialect) rowIDDef() string {
 func (postgresDialect) tableOptions() string       { return "" }
 func (postgresDialect) placeholder(i int) string   { return fmt.Sprintf("$%d", i) }
 func (postgresDialect) maxParams() int             { return 65535 }
-func (postgresDialect) batchRows() int             { return 500 }
+func (postgresDialect) batchRows() int             { return 250 }
 func (postgresDialect) maxStatementBytes() int     { return 64 << 20 }
 func (postgresDialect) ddlCommits() bool           { return false }
 func (postgresDialect) txOptions() *sql.TxOptions  { return nil }

@@ -60,8 +60,10 @@
 //   - a *sql.Tx: Append works inside the caller's transaction, in a
 //     savepoint, so that the caller sees the rows and commits or rolls
 //     them back with the rest of its work;
-//   - a *sql.Conn: Append begins a transaction on that connection (which a
-//     test harness may turn into a savepoint of its own transaction).
+//   - a *sql.Conn: Append begins a transaction on that connection with
+//     BeginTx (which a test harness may turn into a savepoint of its own
+//     transaction), so the connection must not be inside a transaction
+//     begun with a BEGIN statement.
 //
 // This is the point of the package: code that writes through a second
 // connection while a test, or a request, holds a transaction on the first
@@ -123,7 +125,10 @@
 // by the context. Lock conflicts are SQLite's BUSY and LOCKED, MySQL's
 // lock-wait timeout (1205) and deadlock (1213), and PostgreSQL's deadlock
 // (40P01), serialization failure (40001) and lock timeout (55P03). A
-// transaction that could not be rolled back is never retried.
+// transaction that could not be rolled back is never retried. Appenders
+// that create the same table, or add the same column, at the same time
+// are also retried (at once, within the same attempts): the loser finds
+// the winner's table or column there on its next try.
 //
 // Inside the caller's transaction or connection (a *sql.Tx or *sql.Conn),
 // Append never retries: a transaction that met a lock error may be

@@ -281,3 +281,50 @@ func TestIsLockError(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentAppends: several appenders, each owning its transaction
+// on its own connection, write into a table that none of them finds at
+// first, each bringing a column of its own. Creation and column races are
+// retried; every row arrives.
+func TestConcurrentAppends(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
+		d := db.Dialect()
+		pool, err := sql.Open(db.RawDriverName(), db.RawDSN())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { pool.Close() })
+		t.Cleanup(func() {
+			if _, err := pool.Exec("DROP TABLE IF EXISTS racing"); err != nil {
+				t.Error(err)
+			}
+		})
+		const writers, rows = 4, 50
+		errs := make(chan error, writers)
+		for w := range writers {
+			go func() {
+				data := make([][]any, rows)
+				for i := range data {
+					data[i] = []any{w, i, float64(i)}
+				}
+				f, err := FromRows([]string{"writer", "i", "own_" + string(rune('a'+w))}, data)
+				if err == nil {
+					_, err = Append(context.Background(), pool, d, "racing", f, WithRetry(30, 5*time.Millisecond, 100*time.Millisecond))
+				}
+				errs <- err
+			}()
+		}
+		for range writers {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+		}
+		got, err := Read(context.Background(), pool, d, "racing")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Len() != writers*rows || len(got.Names()) != 2+writers {
+			t.Errorf("%d rows, columns %v; want %d rows and a column per writer", got.Len(), got.Names(), writers*rows)
+		}
+	}, dbtest.WithoutMigrations(), dbtest.WithLockTimeout(lockTimeout))
+}

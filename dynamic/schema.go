@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // schema creates the table, or adds the frame's new columns and checks the
@@ -31,7 +32,7 @@ func (w *write) schema(ctx context.Context, ex Querier, a *attempt) error {
 		b.WriteString(")")
 		b.WriteString(w.d.tableOptions())
 		if _, err := ex.ExecContext(ctx, b.String()); err != nil {
-			return err
+			return raced(err)
 		}
 		a.created = true
 		return w.encode(types, a)
@@ -63,7 +64,7 @@ func (w *write) schema(ctx context.Context, ex Querier, a *attempt) error {
 	for _, i := range toAdd {
 		q := fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", w.qtable, w.qcols[i], w.d.columnType(types[i]))
 		if _, err := ex.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("adding column %q: %w", w.cols[i].Name, err)
+			return fmt.Errorf("adding column %q: %w", w.cols[i].Name, raced(err))
 		}
 		a.added = append(a.added, i)
 	}
@@ -167,4 +168,38 @@ func (w *write) undo(ctx context.Context, ex Querier, spare connPool, a *attempt
 func isBadConn(err error) bool {
 	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
 		errors.Is(err, mysql.ErrInvalidConn)
+}
+
+// schemaRace is the error of a CREATE TABLE or ADD COLUMN that another
+// connection ran first, between this append's look at the table and its
+// DDL. An append that owns its transaction tries again, and then finds the
+// table or column there.
+type schemaRace struct{ err error }
+
+func (e *schemaRace) Error() string {
+	return e.err.Error() + " (another connection changed the table at the same time)"
+}
+
+func (e *schemaRace) Unwrap() error { return e.err }
+
+// raced wraps err in a schemaRace when it says that the table or column
+// already exists: PostgreSQL duplicate_table (42P07), duplicate_column
+// (42701), duplicate_object (42710, the table's row type), or the unique
+// violation (23505) of a concurrent CREATE TABLE on the catalog; MySQL 1050 (table exists) or 1060 (duplicate column).
+// SQLite serializes writers: there the race cannot happen.
+func raced(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && (pe.Code == "42P07" || pe.Code == "42701" || pe.Code == "42710" || pe.Code == "23505") {
+		return &schemaRace{err}
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) && (me.Number == 1050 || me.Number == 1060) {
+		return &schemaRace{err}
+	}
+	return err
+}
+
+func isSchemaRace(err error) bool {
+	var r *schemaRace
+	return errors.As(err, &r)
 }
