@@ -81,12 +81,15 @@ const (
 	EnvContainerLog = "DBTEST_CONTAINER_LOG"
 )
 
-// Defaults of the Testcontainers provider.
+// Defaults of the Testcontainers provider. The ports are below the ranges
+// from which Linux (32768-60999), macOS and Windows (49152-65535) pick the
+// local ports of outgoing connections: a server cannot listen on a port
+// that a connection happens to use.
 const (
 	DefaultPostgresImage         = "postgres:16-alpine"
 	DefaultMySQLImage            = "mysql:8.4"
-	DefaultPostgresContainerPort = 55432
-	DefaultMySQLContainerPort    = 53306
+	DefaultPostgresContainerPort = 25432
+	DefaultMySQLContainerPort    = 23306
 	DefaultContainerIdle         = 10 * time.Minute
 )
 

@@ -109,10 +109,10 @@ func TestContainerTierShared(t *testing.T) {
 // process using a container removes it.
 func TestContainerTierLastUserRemoves(t *testing.T) {
 	eng := tierEngine(t)
-	c := startChild(t, "join", Postgres, EnvPostgresPort+"=55439")
+	c := startChild(t, "join", Postgres, EnvPostgresPort+"=25439")
 	c.wait()
 	if c.fields["started"] != "true" {
-		t.Fatalf("the only user of a container on port 55439 did not start it: %s", c.line)
+		t.Fatalf("the only user of a container on port 25439 did not start it: %s", c.line)
 	}
 	companion := c.companion(t)
 	took := waitFor(t, "the companion to end", 60*time.Second, func() bool { return processGone(companion) })
@@ -128,7 +128,7 @@ func TestContainerTierLastUserRemoves(t *testing.T) {
 func TestContainerTierKilledRun(t *testing.T) {
 	eng := tierEngine(t)
 	ctx := context.Background()
-	env := []string{EnvPostgresPort + "=55438", EnvContainerIdle + "=2s"}
+	env := []string{EnvPostgresPort + "=25438", EnvContainerIdle + "=2s"}
 	c := startChild(t, "hold", Postgres, env...)
 	name, old := c.fields["name"], c.fields["id"]
 	companion := c.companion(t)
@@ -169,7 +169,7 @@ func TestContainerTierStartFailure(t *testing.T) {
 	// A PostgreSQL image for the MySQL backend: given MySQL's settings, its
 	// entrypoint asks for POSTGRES_PASSWORD and exits.
 	spec, err := containerSpecFor(MySQL, envOf(map[string]string{EnvMySQLImage: image,
-		EnvDockerNetwork: "host", EnvMySQLPort: "53399", EnvContainerIdle: "0"}))
+		EnvDockerNetwork: "host", EnvMySQLPort: "23399", EnvContainerIdle: "0"}))
 	if err != nil {
 		t.Fatal(err)
 	}

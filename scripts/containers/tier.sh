@@ -4,8 +4,8 @@
 # script brings up for the purpose and stops at the end.
 #
 # The engine has no bridge network and no iptables rules (dockerd
-# --bridge=none): containers use host networking, PostgreSQL on 55432 and
-# MariaDB on 53306 (loopback only). Its images are built here from Debian's
+# --bridge=none): containers use host networking, PostgreSQL on 25432 and
+# MariaDB on 23306 (loopback only). Its images are built here from Debian's
 # packages (build-images.sh), as no registry is reachable.
 #
 # It fails when the engine does not start, when a test fails, when a
