@@ -168,6 +168,7 @@ func (w *write) dropNonFinite(name string, vals []any) []any {
 
 // attempt is what one try of the append did.
 type attempt struct {
+	ddlRan  bool // a DDL statement was sent, whether or not it succeeded
 	created bool
 	added   []int   // indexes into write.cols of the columns added
 	vals    [][]any // per column, the values as bound for the table
@@ -176,9 +177,9 @@ type attempt struct {
 }
 
 func (w *write) result(a *attempt, attempts int, ok bool) Result {
-	r := Result{Attempts: attempts, NonFinite: w.nonFinite}
+	r := Result{Attempts: attempts}
 	if a != nil && ok {
-		r.Rows, r.Created, r.Bulk = a.rows, a.created, a.bulk
+		r.Rows, r.Created, r.Bulk, r.NonFinite = a.rows, a.created, a.bulk, w.nonFinite
 		for _, i := range a.added {
 			r.AddedColumns = append(r.AddedColumns, w.cols[i].Name)
 		}
@@ -285,23 +286,34 @@ const savepoint = "dynamic_append"
 
 // inTx appends inside the caller's transaction, in a savepoint. Where DDL
 // commits, the DDL runs before the savepoint and, since it has ended the
-// caller's transaction, a new one is begun so that the rows, and what the
+// caller's transaction (MySQL commits before running a DDL statement, even
+// one that then fails), a new one is begun so that the rows, and what the
 // caller does next, are still a transaction the caller commits or rolls
-// back.
+// back. So it is after the undo of that DDL too.
 func (w *write) inTx(ctx context.Context, tx *sql.Tx) (Result, error) {
 	a := &attempt{}
+	// failBefore handles a failure before the savepoint.
+	failBefore := func(err error) (Result, error) {
+		err = w.undo(ctx, tx, nil, a, err)
+		if a.ddlRan {
+			if rerr := reopen(context.WithoutCancel(ctx), tx); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
+		}
+		return w.result(nil, 1, false), w.fail(err)
+	}
 	if w.d.ddlCommits() {
 		if err := w.schema(ctx, tx, a); err != nil {
-			return w.result(nil, 1, false), w.fail(w.undo(ctx, tx, nil, a, err))
+			return failBefore(err)
 		}
-		if a.ddl() {
+		if a.ddlRan {
 			if err := reopen(ctx, tx); err != nil {
-				return w.result(nil, 1, false), w.fail(w.undo(ctx, tx, nil, a, err))
+				return failBefore(err)
 			}
 		}
 	}
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT "+savepoint); err != nil {
-		return w.result(nil, 1, false), w.fail(w.undo(ctx, tx, nil, a, err))
+		return failBefore(err)
 	}
 	err := func() error {
 		if !w.d.ddlCommits() {
@@ -323,7 +335,7 @@ func (w *write) inTx(ctx context.Context, tx *sql.Tx) (Result, error) {
 			tx.ExecContext(bctx, "RELEASE SAVEPOINT "+savepoint)
 		}
 		err = w.undo(ctx, tx, nil, a, err)
-		if w.d.ddlCommits() && a.ddl() {
+		if w.d.ddlCommits() && a.ddlRan {
 			if rerr := reopen(bctx, tx); rerr != nil {
 				err = errors.Join(err, rerr)
 			}

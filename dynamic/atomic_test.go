@@ -302,3 +302,57 @@ func TestBatchCut(t *testing.T) {
 		t.Errorf("batch ends (-want +got):\n%s", diff)
 	}
 }
+
+// TestCallersTransactionAfterDDL: after an append in the caller's
+// transaction, failed or not, what the caller writes next is still rolled
+// back by its Rollback, on MySQL too, where the append's DDL committed the
+// transaction and Append began a new one.
+func TestCallersTransactionAfterDDL(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
+		ctx := context.Background()
+		d := db.Dialect()
+		raw, err := sql.Open(db.RawDriverName(), db.RawDSN())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { raw.Close() })
+		t.Cleanup(func() {
+			for _, table := range []string{"later", "fresh_ok", "fresh_failed"} {
+				if _, err := raw.Exec("DROP TABLE IF EXISTS " + table); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+		if _, err := raw.Exec("CREATE TABLE later (x INTEGER)"); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			table string
+			opts  []Option
+		}{
+			{"fresh_failed", []Option{WithBatchRows(1), failAfter(2)}},
+			{"fresh_ok", nil},
+		} {
+			tx, err := raw.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Append(ctx, tx, d, c.table, frameOf(t, []string{"n", "s"}, 5), c.opts...)
+			if (err != nil) != (c.opts != nil) {
+				t.Fatalf("%s: err = %v", c.table, err)
+			}
+			if _, err := tx.ExecContext(ctx, "INSERT INTO later (x) VALUES (1)"); err != nil {
+				t.Fatal(err)
+			}
+			if err := tx.Rollback(); err != nil {
+				t.Fatalf("%s: rolling back the caller's transaction: %v", c.table, err)
+			}
+			if n := mustCount(t, raw, d, "later"); n != 0 {
+				t.Errorf("%s: the caller's write after the append escaped its rollback", c.table)
+			}
+		}
+		if got := state(t, raw, d, "fresh_failed"); got != "no table" {
+			t.Errorf("the failed append left %s", got)
+		}
+	}, dbtest.WithoutMigrations())
+}

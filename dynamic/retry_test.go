@@ -195,6 +195,12 @@ func TestLockedInCallersTransaction(t *testing.T) {
 			t.Fatalf("in a *sql.Tx: err = %v, Result = %+v; want ErrLocked after one attempt", err, res)
 		}
 		checkDriverError(t, d, err)
+		// The caller's transaction is usable still: Append rolled back to
+		// its savepoint (PostgreSQL would refuse any statement otherwise).
+		var one int
+		if err := tx.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil || one != 1 {
+			t.Errorf("the caller's transaction after the conflict: %v", err)
+		}
 		if err := tx.Rollback(); err != nil {
 			t.Errorf("the caller's transaction could not be rolled back: %v", err)
 		}
@@ -210,7 +216,6 @@ func TestLockedInCallersTransaction(t *testing.T) {
 		}
 		checkDriverError(t, d, err)
 		// The connection is usable: its transaction was rolled back.
-		var one int
 		if err := conn.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil || one != 1 {
 			t.Errorf("the caller's connection after the conflict: %v", err)
 		}

@@ -31,6 +31,7 @@ func (w *write) schema(ctx context.Context, ex Querier, a *attempt) error {
 		}
 		b.WriteString(")")
 		b.WriteString(w.d.tableOptions())
+		a.ddlRan = true
 		if _, err := ex.ExecContext(ctx, b.String()); err != nil {
 			return raced(err)
 		}
@@ -63,6 +64,7 @@ func (w *write) schema(ctx context.Context, ex Querier, a *attempt) error {
 	}
 	for _, i := range toAdd {
 		q := fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", w.qtable, w.qcols[i], w.d.columnType(types[i]))
+		a.ddlRan = true
 		if _, err := ex.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("adding column %q: %w", w.cols[i].Name, raced(err))
 		}
