@@ -112,7 +112,8 @@ func openRaw(db *dbtest.DB) (*sql.DB, error) { return sql.Open(db.RawDriverName(
 
 // patternSeparate: the platform's bug.
 func patternSeparate(ctx context.Context, b dbtest.Backend, out *PatternResult) error {
-	db, err := connect(ctx, b)
+	// A long lock timeout: the point is that dbtest does not wait it out.
+	db, err := connect(ctx, b, dbtest.WithLockTimeout(5*time.Second))
 	if err != nil {
 		return err
 	}
