@@ -3,6 +3,7 @@ package dynamic
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"math"
@@ -205,6 +206,10 @@ func (w *write) owned(ctx context.Context, db connPool) (Result, error) {
 		}
 		a := &attempt{}
 		poisoned, err := w.onConnOnce(ctx, conn, db, a)
+		if poisoned {
+			// The pool must not hand out a connection in an unknown state.
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
 		conn.Close()
 		if err == nil {
 			return w.result(a, n, true), nil

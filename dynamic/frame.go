@@ -25,6 +25,7 @@ const (
 	Text           // string
 )
 
+// String returns the type's name, as ParseType reads it.
 func (t Type) String() string {
 	switch t {
 	case Unknown:

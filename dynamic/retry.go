@@ -29,6 +29,7 @@ type LockedError struct {
 	Err error
 }
 
+// Error names the table, the attempts and the last error.
 func (e *LockedError) Error() string {
 	return fmt.Sprintf("dynamic: appending to %s: lock conflict after %d attempt(s): %v", e.Table, e.Attempts, e.Err)
 }
