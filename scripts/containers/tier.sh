@@ -62,9 +62,17 @@ if [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
   poll 30 sh -c "! kill -0 $(cat "$pidfile")" || fail "an earlier dockerd ($(cat "$pidfile")) does not stop"
 fi
 
+# no_containers: the engine lists no container at all.
+no_containers() { [ -z "$(docker ps -aq)" ]; }
+
 dockerd_pid=
 stop_dockerd() {
   [ -n "$dockerd_pid" ] || return 0
+  # After a failure, companions may still be removing containers: let them
+  # finish, then remove what is left, so no state outlives the daemon.
+  if ! poll 30 no_containers; then
+    docker rm -f $(docker ps -aq) >/dev/null 2>&1 || true
+  fi
   kill "$dockerd_pid" 2>/dev/null || true
   if ! poll 30 sh -c "! kill -0 $dockerd_pid"; then
     kill -9 "$dockerd_pid" 2>/dev/null || true
@@ -86,8 +94,9 @@ if ! poll 60 docker version; then
   fail "dockerd did not answer within 60s"
 fi
 echo "dockerd $(docker version --format '{{.Server.Version}}') answered after $(since "$t")"
+# Containers of an earlier, killed tier (the data root is kept for the images).
 leftover=$(docker ps -aq)
-[ -z "$leftover" ] || docker rm -f $leftover >/dev/null
+[ -z "$leftover" ] || docker rm -f $leftover >/dev/null 2>&1 || true
 
 # --- the images -------------------------------------------------------------
 echo "== images (scripts/containers/build-images.sh)"
@@ -103,24 +112,21 @@ export DBTEST_DOCKER_NETWORK=host
 export TESTCONTAINERS_RYUK_DISABLED=true
 export DBTEST_CONTAINER_LOG=$work/containers.log
 
-# no_containers: the engine lists no container at all.
-no_containers() { [ -z "$(docker ps -aq)" ]; }
-
 echo "== go test -race ${packages[*]} against containers"
+no_containers || { docker ps -a >&2; fail "containers before the run"; }
 t=$(now)
-start=$(date +%s)
 go test -race -count=1 "${packages[@]}"
 echo "go test ${packages[*]} took $(since "$t")"
 poll 60 no_containers || { docker ps -a >&2; fail "containers left 60s after go test ${packages[*]}"; }
-end=$(( $(date +%s) + 1 ))
 
 # One container per backend for the whole run: the engine's own record
 # (create events), and each test binary's line in DBTEST_CONTAINER_LOG.
-created=$(docker events --since "$start" --until "$end" --filter type=container --filter event=create \
-  --format '{{.Actor.Attributes.image}}')
+created=$(docker events --since "$t" --until "$(now)" --filter type=container --filter event=create \
+  --format '{{.Actor.Attributes.image}} {{.Actor.Attributes.name}} {{.Actor.ID}}')
+echo "containers created: $(wc -l <<<"$created")"; echo "$created" | sed 's/^/  /' 
 for b in postgres mysql; do
   case $b in postgres) image=$DBTEST_POSTGRES_IMAGE ;; mysql) image=$DBTEST_MYSQL_IMAGE ;; esac
-  n_created=$(grep -cxF "$image" <<<"$created" || true)
+  n_created=$(awk -v i="$image" '$1 == i' <<<"$created" | wc -l)
   n_ids=$(awk -v b=$b '$1 == b { print $3 }' "$DBTEST_CONTAINER_LOG" | sort -u | wc -l)
   n_started=$(awk -v b=$b '$1 == b && $4 == "started"' "$DBTEST_CONTAINER_LOG" | wc -l)
   n_binaries=$(awk -v b=$b '$1 == b { print $6 }' "$DBTEST_CONTAINER_LOG" | sort -u | wc -l)
