@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 )
 
 func envOf(m map[string]string) func(string) string {
@@ -317,6 +321,41 @@ func TestNoDockerEngine(t *testing.T) {
 				t.Errorf("%s: answering took %s", tc.reason, took)
 			}
 			t.Logf("%s: unavailable after %s", tc.reason, took)
+		})
+	}
+}
+
+func TestEndpoint(t *testing.T) {
+	pg, err := network.ParsePort("5432/tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	published := &container.InspectResponse{Name: "/c", NetworkSettings: &container.NetworkSettings{
+		Ports: network.PortMap{pg: {
+			{HostIP: netip.MustParseAddr("::"), HostPort: "49154"},
+			{HostIP: netip.MustParseAddr("0.0.0.0"), HostPort: "49153"},
+		}}}}
+	unpublished := &container.InspectResponse{Name: "/c", NetworkSettings: &container.NetworkSettings{}}
+	bridge := containerSpec{b: Postgres, kind: containerKinds[Postgres]}
+	host := containerSpec{b: Postgres, kind: containerKinds[Postgres], host: true, port: 25432}
+	for _, tc := range []struct {
+		name, reason string
+		spec         containerSpec
+		c            *container.InspectResponse
+		want         string
+	}{
+		{"host network", "the server listens on the configured port of the engine's host", host, unpublished, "127.0.0.1:25432"},
+		{"published", "the IPv4 binding of the server's port", bridge, published, "127.0.0.1:49153"},
+		{"not published", "no binding is an error naming the port", bridge, unpublished, "error: port 5432/tcp"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := endpoint(tc.spec, "127.0.0.1", tc.c)
+			if err != nil {
+				got = "error: " + err.Error()
+			}
+			if !strings.HasPrefix(got, tc.want) {
+				t.Errorf("%s: got %q, want %q", tc.reason, got, tc.want)
+			}
 		})
 	}
 }
