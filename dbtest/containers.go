@@ -9,56 +9,62 @@ import (
 	"time"
 )
 
+// Environment variables of the Testcontainers provider, which serves
+// PostgreSQL and MySQL when their DSN is not set.
+//
 // # Containers
 //
 // When DBTEST_POSTGRES_DSN or DBTEST_MYSQL_DSN is not set, dbtest asks the
 // Docker engine that Testcontainers finds (DOCKER_HOST, the Docker context,
-// the default socket, ...) for a server. With no engine answering, the
-// backend skips (or fails under DBTEST_REQUIRE) at once: no container, no
-// wait.
+// the default socket, ...) for a container. With no engine answering, the
+// backend skips, or fails under DBTEST_REQUIRE, at once. DBTEST_CONTAINERS=off
+// keeps dbtest from asking.
 //
 // The images default to the official [DefaultPostgresImage] and
 // [DefaultMySQLImage]; DBTEST_POSTGRES_IMAGE and DBTEST_MYSQL_IMAGE name
-// others (a registry mirror, an image built locally such as those of
-// scripts/containers/build-images.sh, or a MariaDB image for the mysql
-// backend). Each server keeps its data on a tmpfs.
+// others: a registry mirror, a MariaDB image for the mysql backend, or the
+// images that scripts/containers/build-images.sh makes from Debian's
+// packages. An image the engine lacks is pulled once. The servers keep their
+// data on a tmpfs, with user dbtest (root on MySQL), password dbtest and
+// database test. A container that does not come up fails the test with the
+// image, the engine and the last lines of the container's log.
 //
 // DBTEST_DOCKER_NETWORK=host runs the containers on the engine's host
 // network, for engines without bridge networks. Each server then listens
 // on its own port, DBTEST_POSTGRES_PORT and DBTEST_MYSQL_PORT (default
 // [DefaultPostgresContainerPort] and [DefaultMySQLContainerPort]), on the
-// loopback address when the engine runs on this machine. With the default
+// loopback address when the engine runs on this machine. On the default
 // bridge network the engine publishes the server's port on a port of its
 // choice, or on the one those variables name.
 //
-// All test binaries of one "go test ./..." share one container per backend;
-// each binary still makes its own databases in it. The container is named
-// after the backend, the image, the network, the port, the engine, this
-// machine and this user (dbtest-postgres-<hash>); a lock file in the
-// temporary directory keeps two binaries from starting it twice, and every
-// binary that uses it holds a shared lock on a second file. A companion
-// process per binary keeps that reference until the go command that ran the
-// binary exits (until the binary exits when something else ran it), then
-// removes the container if nobody else holds a reference.
+// The test binaries of one "go test ./..." share one container per backend,
+// each with databases of its own in it. The container's name is derived
+// from the backend, the image, the network, the port, the engine, the
+// machine and the user (dbtest-postgres-<hash>). A lock file in the
+// temporary directory keeps two binaries from starting it twice; every
+// process that uses it holds a shared lock on a second file. A companion
+// process per binary keeps the binary's reference until the go command that
+// ran it exits (on Linux and macOS; elsewhere, and when the binary was not
+// run by the go command, until the binary exits), then removes the
+// container if no other process holds a reference. DBTEST_CONTAINER_LOG
+// names a file where each process notes which container it used.
 //
-// A run that was killed with its companions leaves its containers behind.
-// Each one stops by itself once no client has been connected to its server
-// for DBTEST_CONTAINER_IDLE (default [DefaultContainerIdle]): a watchdog in
-// the container checks the server's connections. The next run removes the
-// stopped containers of this machine, and replaces a running one that no
-// live process holds. By hand:
+// A run killed together with its companions leaves its containers behind.
+// Each stops by itself once no client has been connected to its server for
+// DBTEST_CONTAINER_IDLE (default [DefaultContainerIdle]): a watchdog in the
+// container watches the server's connections. The next run on the machine
+// removes the stopped containers, and replaces a running one that no live
+// process references. By hand:
 //
 //	docker rm -f $(docker ps -aq --filter label=org.easyautoml.dbharness.dbtest)
 //
-// Ryuk, Testcontainers' reaper, is not told about these containers: it
-// would remove them when the binary that started them exits, under the
-// feet of the other binaries. DBTEST_CONTAINERS=off turns containers off.
+// Ryuk, Testcontainers' reaper, is not handed these containers: it would
+// remove them when the binary that started them exits, under the feet of
+// the other binaries.
 //
 // Once a container answers, dbtest sets DBTEST_POSTGRES_DSN or
-// DBTEST_MYSQL_DSN in its own environment, so that processes the tests
+// DBTEST_MYSQL_DSN in its own environment, so that the processes its tests
 // start reach the same server.
-
-// Environment variables of the Testcontainers provider.
 const (
 	// EnvPostgresImage names the PostgreSQL image; default [DefaultPostgresImage].
 	EnvPostgresImage = "DBTEST_POSTGRES_IMAGE"
