@@ -85,4 +85,8 @@ docker import \
   --change 'EXPOSE 3306' \
   --message "MariaDB from Debian $suite packages" "$tar" "$my" >/dev/null
 echo "build-images: built $pg and $my in $(( $(date +%s) - start ))s" >&2
+# Images of earlier versions of these scripts are of no use any more.
+for old in $(docker image ls --format '{{.Repository}}:{{.Tag}}' "$repo/postgres"; docker image ls --format '{{.Repository}}:{{.Tag}}' "$repo/mariadb"); do
+  case "$old" in "$pg"|"$my") ;; *) docker image rm "$old" >/dev/null 2>&1 || true ;; esac
+done
 print "${1:-}"
