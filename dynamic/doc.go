@@ -119,10 +119,14 @@
 //
 // # Lock conflicts and retries
 //
-// When Append owns the transaction (a *sql.DB), a lock conflict rolls back
-// and retries the whole append, with exponential backoff and full jitter,
-// bounded by [WithRetry] (by default [DefaultRetryAttempts] attempts) and
-// by the context. Lock conflicts are SQLite's BUSY and LOCKED, MySQL's
+// When Append owns the transaction (a *sql.DB), it begins it so as to
+// meet a conflict early: on SQLite as a serializable transaction, which
+// github.com/ncruces/go-sqlite3 begins IMMEDIATE, taking the write lock
+// (or waiting for it, up to the busy timeout) before reading the schema,
+// instead of failing when a reader turns writer half way. A lock conflict
+// then rolls back and retries the whole append, with exponential backoff
+// and full jitter, bounded by [WithRetry] (by default
+// [DefaultRetryAttempts] attempts) and by the context. Lock conflicts are SQLite's BUSY and LOCKED, MySQL's
 // lock-wait timeout (1205) and deadlock (1213), and PostgreSQL's deadlock
 // (40P01), serialization failure (40001) and lock timeout (55P03). A
 // transaction that could not be rolled back is never retried. Appenders
