@@ -125,6 +125,8 @@ type lockWatch struct {
 	done      bool
 	self      bool
 	snap      *LockReport
+	checked   int   // checks that ran
+	checkErr  error // the last check's error, if it failed
 	cancelled bool
 	inflight  sync.WaitGroup // a check that is running
 }
@@ -176,7 +178,14 @@ func (w *lockWatch) check() {
 	if w.done {
 		return
 	}
-	if err == nil && len(rep.Holders) > 0 {
+	w.checked++
+	w.checkErr = err
+	if err != nil {
+		// Look again soon: the lock tables may be busy.
+		w.timer.Reset(selfDeadlockCheck)
+		return
+	}
+	if len(rep.Holders) > 0 {
 		w.snap = rep
 		info, _, _ := w.sc.snapshot()
 		for _, h := range rep.Holders {
@@ -204,7 +213,7 @@ func (w *lockWatch) explain(err error) error {
 		return err
 	}
 	w.mu.Lock()
-	self, snap := w.self, w.snap
+	self, snap, checked, checkErr := w.self, w.snap, w.checked, w.checkErr
 	w.mu.Unlock()
 	deadlock, isLock := w.p.d.lockError(err)
 	if !self && !isLock {
@@ -221,6 +230,15 @@ func (w *lockWatch) explain(err error) error {
 	rep.SelfDeadlock, rep.Deadlock = self, deadlock
 	if deadlock {
 		rep.ServerDetail = w.p.d.deadlockDetail(err, w.p.admin)
+	}
+	if snap == nil {
+		switch {
+		case checkErr != nil:
+			rep.ServerDetail += fmt.Sprintf("\ndbtest could not read the server's lock tables (%d checks): %v", checked, checkErr)
+		case checked > 0:
+			rep.ServerDetail += fmt.Sprintf("\nthe server's lock tables showed no blocker in %d checks", checked)
+		}
+		rep.ServerDetail = strings.TrimPrefix(rep.ServerDetail, "\n")
 	}
 	rep.Remedy = serverRemedy(rep)
 	return &LockError{Err: err, Report: rep}
