@@ -46,14 +46,15 @@ func ReadCSV(r io.Reader, opts ...FrameOption) (*Frame, error) {
 	if bom, err := br.Peek(3); err == nil && string(bom) == "\ufeff" {
 		br.Discard(3)
 	}
-	cr := csv.NewReader(br)
+	lines := &lineRecorder{r: br, recent: map[int]string{}, line: 1}
+	cr := csv.NewReader(lines)
 	cr.FieldsPerRecord = -1 // checked here, to say more
 	header, err := cr.Read()
 	if err == io.EOF {
 		return nil, errors.New("dynamic: CSV: no header line")
 	}
 	if err != nil {
-		return nil, csvError(err)
+		return nil, csvError(err, nil, lines)
 	}
 	seen := map[string]int{}
 	for i, h := range header {
@@ -70,14 +71,14 @@ func ReadCSV(r io.Reader, opts ...FrameOption) (*Frame, error) {
 		return nil, err
 	}
 	cells := make([][]string, len(header)) // by column
-	var lines []int
+	var recLines []int
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, csvError(err)
+			return nil, csvError(err, header, lines)
 		}
 		line, _ := cr.FieldPos(0)
 		if len(rec) != len(header) {
@@ -89,7 +90,7 @@ func ReadCSV(r io.Reader, opts ...FrameOption) (*Frame, error) {
 			}
 			cells[i] = append(cells[i], v)
 		}
-		lines = append(lines, line)
+		recLines = append(recLines, line)
 	}
 	cols := make([]Column, len(header))
 	for i, name := range header {
@@ -97,14 +98,14 @@ func ReadCSV(r io.Reader, opts ...FrameOption) (*Frame, error) {
 		if !forced {
 			t = inferCells(cells[i])
 		}
-		values := make([]any, len(lines))
+		values := make([]any, len(recLines))
 		for r, s := range cells[i] {
 			if s == "" {
 				continue
 			}
 			v, err := parseCell(s, t)
 			if err != nil {
-				return nil, fmt.Errorf("dynamic: CSV line %d, column %q: %w", lines[r], name, err)
+				return nil, fmt.Errorf("dynamic: CSV line %d, column %q: %w", recLines[r], name, err)
 			}
 			values[r] = v
 		}
@@ -113,13 +114,86 @@ func ReadCSV(r io.Reader, opts ...FrameOption) (*Frame, error) {
 	return NewFrame(cols...)
 }
 
-// csvError names the line and the character where the CSV is malformed.
-func csvError(err error) error {
+// csvError names the line of malformed CSV and, when the lines are still
+// at hand, the column (by its header name) and the character.
+func csvError(err error, header []string, lines *lineRecorder) error {
 	var pe *csv.ParseError
 	if !errors.As(err, &pe) {
 		return fmt.Errorf("dynamic: CSV: %w", err)
 	}
-	return fmt.Errorf("dynamic: CSV line %d, character %d: %v", pe.Line, pe.Column, pe.Err)
+	where := fmt.Sprintf("line %d", pe.Line)
+	if field, ok := lines.field(pe.StartLine, pe.Line, pe.Column); ok {
+		if field < len(header) {
+			where += fmt.Sprintf(", column %q", header[field])
+		} else {
+			where += fmt.Sprintf(", field %d", field+1)
+		}
+	}
+	return fmt.Errorf("dynamic: CSV %s (character %d): %v", where, pe.Column, pe.Err)
+}
+
+// lineRecorder passes its reader's bytes on and keeps the most recent
+// lines, so that a CSV error can be placed in its field.
+type lineRecorder struct {
+	r      io.Reader
+	recent map[int]string // line number (1-based) to its text, without "\n"
+	line   int            // the line being read
+	cur    []byte
+}
+
+// keepLines bounds how many lines a lineRecorder keeps: a record that
+// spans more lines is placed by line and character only.
+const keepLines = 64
+
+func (l *lineRecorder) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	for _, b := range p[:n] {
+		if b != '\n' {
+			l.cur = append(l.cur, b)
+			continue
+		}
+		l.recent[l.line] = string(l.cur)
+		delete(l.recent, l.line-keepLines)
+		l.line++
+		l.cur = l.cur[:0]
+	}
+	if err != nil {
+		l.recent[l.line] = string(l.cur)
+	}
+	return n, err
+}
+
+// field returns the 0-based index of the field in which the byte at
+// column (1-based) of line lies, reading the record from its first line,
+// start, as encoding/csv does.
+func (l *lineRecorder) field(start, line, column int) (int, bool) {
+	field, quoted, fieldStart := 0, false, true
+	for n := start; n <= line; n++ {
+		text, ok := l.recent[n]
+		if !ok {
+			return 0, false
+		}
+		end := len(text)
+		if n == line {
+			end = min(column-1, len(text))
+		}
+		for i := 0; i < end; i++ {
+			switch c := text[i]; {
+			case quoted && c == '"' && i+1 < len(text) && text[i+1] == '"':
+				i++
+			case quoted && c == '"':
+				quoted = false
+			case quoted:
+			case c == ',':
+				field, fieldStart = field+1, true
+				continue
+			case c == '"' && fieldStart:
+				quoted = true
+			}
+			fieldStart = false
+		}
+	}
+	return field, true
 }
 
 // inferCells returns the narrowest type that every non-empty cell fits,

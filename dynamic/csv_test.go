@@ -96,7 +96,11 @@ func TestReadCSVErrors(t *testing.T) {
 		{"WithType of a missing column", "a\n1\n", `WithType("b"): no such column`,
 			[]dynamic.FrameOption{dynamic.WithType("b", dynamic.Integer)}},
 		{"no header", "", "no header line", nil},
-		{"a bare quote names line and character", "a\n\"x\"y\n", "line 2, character 3", nil},
+		{"a bare quote names line, column and character", "a,b\n1,x\"y\n", `line 2, column "b" (character 4): bare " in non-quoted-field`, nil},
+		{"a quote that ends too soon", "a,b,c\n1,\"x\"y,2\n", `line 2, column "b" (character 5)`, nil},
+		{"a quote error after a quoted comma and a multi-line field", "a,b,c\n\"1,\n2\",\"q\"\"\",x\"y\n", `line 3, column "c"`, nil},
+		{"a field beyond the header", "a\n1,2,x\"y\n", `line 2, field 3`, nil},
+		{"an error in the header names the field", "a,b\"c\n", `line 1, field 2 (character 4)`, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.reason, func(t *testing.T) {
