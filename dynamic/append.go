@@ -260,7 +260,19 @@ func (w *write) onConnOnce(ctx context.Context, conn *sql.Conn, spare connPool, 
 			return false, w.undo(ctx, conn, spare, a, err)
 		}
 	}
-	tx, err := conn.BeginTx(ctx, w.d.txOptions())
+	// Where DDL commits, the undo must not run before the rollback: a
+	// transaction bound to ctx is rolled back by database/sql in another
+	// goroutine when ctx ends, and the undo's DDL could overtake it and
+	// commit the rows. So there the transaction outlives ctx, and only
+	// its statements are bound to ctx; the rollback below is synchronous.
+	txCtx := ctx
+	if w.d.ddlCommits() {
+		if err := ctx.Err(); err != nil {
+			return false, w.undo(ctx, conn, spare, a, err)
+		}
+		txCtx = context.WithoutCancel(ctx)
+	}
+	tx, err := conn.BeginTx(txCtx, w.d.txOptions())
 	if err != nil {
 		return false, w.undo(ctx, conn, spare, a, err)
 	}
@@ -276,6 +288,7 @@ func (w *write) onConnOnce(ctx context.Context, conn *sql.Conn, spare connPool, 
 		return tx.Commit()
 	}()
 	if err != nil {
+		err = withCtx(ctx, err)
 		if rerr := tx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
 			poisoned = true
 			err = errors.Join(err, fmt.Errorf("rolling back: %w", rerr))
@@ -283,6 +296,16 @@ func (w *write) onConnOnce(ctx context.Context, conn *sql.Conn, spare connPool, 
 		return poisoned, w.undo(ctx, conn, spare, a, err)
 	}
 	return false, nil
+}
+
+// withCtx adds the context's error to err when the context has ended:
+// database/sql then reports what the cancellation did (a statement or
+// transaction closed under it) rather than the cancellation itself.
+func withCtx(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return errors.Join(err, cerr)
+	}
+	return err
 }
 
 // savepoint names the savepoint of an append inside a caller's
@@ -333,6 +356,7 @@ func (w *write) inTx(ctx context.Context, tx *sql.Tx) (Result, error) {
 		return err
 	}()
 	if err != nil {
+		err = withCtx(ctx, err)
 		bctx := context.WithoutCancel(ctx)
 		if _, rerr := tx.ExecContext(bctx, "ROLLBACK TO SAVEPOINT "+savepoint); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("rolling back to the savepoint: %w", rerr))
