@@ -61,7 +61,21 @@ printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
 chmod 755 "$root/usr/sbin/policy-rc.d"
 DEBIAN_FRONTEND=noninteractive chroot "$root" /debootstrap/debootstrap --second-stage \
   >>"$root.log" 2>&1 || { tail -20 "$root.log" >&2; exit 1; }
-rm -f "$root.log"
+# The security and point-release updates, as the machine's own packages.
+cp /etc/resolv.conf "$root/etc/resolv.conf"
+cat >"$root/etc/apt/sources.list" <<SOURCES
+deb $mirror $suite main
+deb $mirror $suite-updates main
+deb ${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security} $suite-security main
+SOURCES
+mkdir -p "$cache/updates"
+cp "$cache/updates/"*.deb "$root/var/cache/apt/archives/" 2>/dev/null || true
+chroot "$root" sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get upgrade -y -qq' \
+  >>"$root.log" 2>&1 || { tail -20 "$root.log" >&2; exit 1; }
+rm -f "$cache/updates/"*.deb
+cp "$root/var/cache/apt/archives/"*.deb "$cache/updates/" 2>/dev/null || true
+chroot "$root" apt-get clean
+rm -f "$root.log" "$root/etc/resolv.conf"
 
 # What the packages set up for a system service is not used: the entrypoint
 # initialises its own data directory.
