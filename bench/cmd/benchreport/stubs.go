@@ -1,0 +1,13 @@
+package main
+
+import (
+	"context"
+
+	"github.com/easyautoml/dbharness/bench/internal/measure"
+)
+
+func (e *env) fixtureLoading(ctx context.Context, p measure.Plan, r *Report) error   { return nil }
+func (e *env) appendThroughput(ctx context.Context, p measure.Plan, r *Report) error { return nil }
+func (e *env) startup(ctx context.Context, p measure.Plan, r *Report) error          { return nil }
+func (e *env) scenarios(ctx context.Context, p measure.Plan, r *Report) error        { return nil }
+func (e *env) memory(ctx context.Context, p measure.Plan, r *Report) error           { return nil }
