@@ -243,11 +243,13 @@ type cycleTB struct {
 	errs     []error
 }
 
-func (t *cycleTB) Cleanup(f func())                  { t.cleanups = append(t.cleanups, f) }
-func (t *cycleTB) Failed() bool                      { return len(t.errs) > 0 }
-func (t *cycleTB) Helper()                           {}
-func (t *cycleTB) Logf(format string, args ...any)   {}
-func (t *cycleTB) Fatalf(format string, args ...any) { t.errs = append(t.errs, fmt.Errorf(format, args...)) }
+func (t *cycleTB) Cleanup(f func())                { t.cleanups = append(t.cleanups, f) }
+func (t *cycleTB) Failed() bool                    { return len(t.errs) > 0 }
+func (t *cycleTB) Helper()                         {}
+func (t *cycleTB) Logf(format string, args ...any) {}
+func (t *cycleTB) Fatalf(format string, args ...any) {
+	t.errs = append(t.errs, fmt.Errorf(format, args...))
+}
 
 func (t *cycleTB) finish() error {
 	for i := len(t.cleanups) - 1; i >= 0; i-- {
