@@ -232,3 +232,30 @@ func serverVersion(ctx context.Context, b dbtest.Backend, dsn string) string {
 	}
 	return v
 }
+
+// alchemyURL turns a server DSN of this program into an SQLAlchemy URL with
+// the given driver, on database name.
+func alchemyURL(driver, dsn, name, query string) string {
+	u := &url.URL{Scheme: driver, Path: "/" + name, RawQuery: query}
+	if strings.HasPrefix(driver, "mysql") {
+		cfg, err := mysql.ParseDSN(dsn)
+		if err != nil {
+			return ""
+		}
+		u.Host = cfg.Addr
+		u.User = url.User(cfg.User)
+		if cfg.Passwd != "" {
+			u.User = url.UserPassword(cfg.User, cfg.Passwd)
+		}
+		return u.String()
+	}
+	pg, err := url.Parse(dsn)
+	if err != nil {
+		return ""
+	}
+	u.Host, u.User = pg.Host, pg.User
+	if query == "" {
+		u.RawQuery = pg.RawQuery
+	}
+	return u.String()
+}

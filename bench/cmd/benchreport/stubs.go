@@ -8,11 +8,8 @@ import (
 )
 
 func (e *env) fixtureLoading(ctx context.Context, p measure.Plan, r *Report) error { return errNotYet }
-func (e *env) appendThroughput(ctx context.Context, p measure.Plan, r *Report) error {
-	return errNotYet
-}
-func (e *env) startup(ctx context.Context, p measure.Plan, r *Report) error   { return errNotYet }
-func (e *env) scenarios(ctx context.Context, p measure.Plan, r *Report) error { return errNotYet }
-func (e *env) memory(ctx context.Context, p measure.Plan, r *Report) error    { return errNotYet }
+func (e *env) startup(ctx context.Context, p measure.Plan, r *Report) error        { return errNotYet }
+func (e *env) scenarios(ctx context.Context, p measure.Plan, r *Report) error      { return errNotYet }
+func (e *env) memory(ctx context.Context, p measure.Plan, r *Report) error         { return errNotYet }
 
 var errNotYet = errors.New("not measured yet")
