@@ -56,10 +56,15 @@ if [ ${#need[@]} -gt 0 ]; then
   [ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d
 fi
 
-# A daemon left by an earlier, killed tier: stop it first.
-if [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-  kill "$(cat "$pidfile")"
-  poll 30 sh -c "! kill -0 $(cat "$pidfile")" || fail "an earlier dockerd ($(cat "$pidfile")) does not stop"
+# A daemon left by an earlier, killed tier: stop it first (only if the
+# pid file still names a dockerd).
+if [ -s "$pidfile" ]; then
+  old_pid=$(cat "$pidfile")
+  if [ "$(cat "/proc/$old_pid/comm" 2>/dev/null)" = dockerd ]; then
+    kill "$old_pid"
+    poll 30 sh -c "! kill -0 $old_pid" || fail "an earlier dockerd ($old_pid) does not stop"
+  fi
+  rm -f "$pidfile"
 fi
 
 # no_containers: the engine lists no container at all.
