@@ -120,11 +120,7 @@ export DBTEST_CONTAINER_LOG=$work/containers.log
 echo "== go test -race ${packages[*]} against containers"
 no_containers || { docker ps -a >&2; fail "containers before the run"; }
 t=$(now)
-# Known defect, excluded here only: against the MariaDB of the container
-# image, InnoDB's lock-wait tables show no blocker to dbtest's lock checks,
-# so a self-deadlock on MySQL waits out the lock timeout instead of being
-# reported at once. The DSN tier runs this test on MariaDB and it passes.
-go test -race -count=1 -skip '^TestSelfDeadlockEveryBackend$/^mysql$' "${packages[@]}"
+go test -race -count=1 "${packages[@]}"
 echo "go test ${packages[*]} took $(since "$t")"
 poll 60 no_containers || { docker ps -a >&2; fail "containers left 60s after go test ${packages[*]}"; }
 
