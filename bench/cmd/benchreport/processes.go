@@ -1,0 +1,217 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/easyautoml/dbharness/bench/internal/measure"
+	"github.com/easyautoml/dbharness/dbtest"
+)
+
+// The figures that run other processes: start-up, the scenario suite and
+// memory. Their binaries are built once per run, into a directory removed
+// at the end.
+
+// builds holds the binaries of this run.
+type builds struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+var bins builds
+
+// binary builds pkg, a package path of the bench module or of the
+// dbharness module, into the run's directory, once.
+func (e *env) binary(ctx context.Context, name, modulePath, pkg string) (string, error) {
+	bins.once.Do(func() {
+		bins.dir, bins.err = os.MkdirTemp("", "bench-"+e.token+"-bin-")
+		if bins.err == nil {
+			dir := bins.dir
+			e.atEnd(func(context.Context) error { return os.RemoveAll(dir) })
+		}
+	})
+	if bins.err != nil {
+		return "", bins.err
+	}
+	out := filepath.Join(bins.dir, name)
+	if _, err := os.Stat(out); err == nil {
+		return out, nil
+	}
+	dir := "."
+	if modulePath != "" {
+		b, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", modulePath).Output()
+		if err != nil {
+			return "", fmt.Errorf("finding module %s: %w", modulePath, err)
+		}
+		dir = strings.TrimSpace(string(b))
+	}
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
+	cmd.Dir = dir
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build %s: %w\n%s", pkg, err, b)
+	}
+	return out, nil
+}
+
+// untilReady starts the command and returns the time until it printed its
+// first line, then waits for it to exit.
+func untilReady(cmd *exec.Cmd) (time.Duration, error) {
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0, err
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	line, rerr := bufio.NewReader(out).ReadString('\n')
+	d := time.Since(start)
+	if werr := cmd.Wait(); werr != nil || rerr != nil || strings.TrimSpace(line) != "ready" {
+		return 0, fmt.Errorf("%s: %v %v %q %s", cmd.Path, werr, rerr, line, strings.TrimSpace(stderr.String()))
+	}
+	return d, nil
+}
+
+// startup measures process start to first query on the embedded SQLite,
+// with the wazero compilation cache warm and cold, against the start of
+// the same binary doing nothing.
+func (e *env) startup(ctx context.Context, p measure.Plan, r *Report) error {
+	probe, err := e.binary(ctx, "benchprobe", "", "./cmd/benchprobe")
+	if err != nil {
+		return err
+	}
+	warmDir, err := os.MkdirTemp("", "bench-"+e.token+"-wazero-")
+	if err != nil {
+		return err
+	}
+	e.atEnd(func(context.Context) error { return os.RemoveAll(warmDir) })
+	probeArm := func(name, mode string, cacheDir func() (string, func(), error)) measure.Arm {
+		return measure.Arm{Name: name, Timed: func(ctx context.Context) (time.Duration, error) {
+			dir, done, err := cacheDir()
+			if err != nil {
+				return 0, err
+			}
+			defer done()
+			cmd := exec.CommandContext(ctx, probe, mode)
+			cmd.Env = append(os.Environ(), dbtest.EnvWazeroCache+"="+dir)
+			return untilReady(cmd)
+		}}
+	}
+	warm := func() (string, func(), error) { return warmDir, func() {}, nil }
+	cold := func() (string, func(), error) {
+		dir, err := os.MkdirTemp("", "bench-"+e.token+"-cold-")
+		return dir, func() { os.RemoveAll(dir) }, err
+	}
+	res, err := measure.Compare(ctx, p,
+		probeArm("dbharness, warm cache", "startup", warm),
+		probeArm("dbharness, cold cache (new empty DBTEST_WAZERO_CACHE)", "startup", cold),
+		probeArm("the same binary, printing at once (process floor)", "floor", warm))
+	if err != nil {
+		return err
+	}
+	f := Figure{Section: "Start-up", Name: "process start to the first query on the embedded SQLite (dbtest.Connect, SELECT count(*) FROM users)",
+		Arms:   []ArmFigure{secsArm(res[0]), secsArm(res[1]), secsArm(res[2])},
+		Ratios: []RatioFigure{speedup(res[0], res[1]), speedup(res[0], res[2])},
+		Note:   "No other tool hosts SQLite in wazero; the ratios compare the warm start with the cold one and with the floor of starting a Go process of the same binary. The first query includes migrating dbtest's template database."}
+	r.Figures = append(r.Figures, f)
+	r.Targets = append(r.Targets, timeTarget("SQLite start-up < 40 ms, warm cache", "start-up, dbharness, warm cache", f.Arms[0].Value, 40*time.Millisecond))
+	return nil
+}
+
+// scenarios measures "dbharness run" on each backend, the binary built
+// once. Each run makes and drops its own server databases.
+func (e *env) scenarios(ctx context.Context, p measure.Plan, r *Report) error {
+	bin, err := e.binary(ctx, "dbharness", "github.com/easyautoml/dbharness", "./cmd/dbharness")
+	if err != nil {
+		return err
+	}
+	var arms []measure.Arm
+	for _, b := range e.backends {
+		arms = append(arms, measure.Arm{Name: "dbharness run --db " + string(b), Ops: 1, Op: func(ctx context.Context) error {
+			cmd := exec.CommandContext(ctx, bin, "run", "--db", string(b), "-q")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("%w\n%s", err, tail(out, 15))
+			}
+			return nil
+		}})
+	}
+	res, err := measure.Compare(ctx, p, arms...)
+	if err != nil {
+		return err
+	}
+	f := Figure{Section: "Scenario suite", Name: "wall time of every built-in scenario, one backend a process (the binary built once)",
+		Note: "No other tool runs these scenarios; the ratios compare each server backend with the embedded SQLite (how many times longer it takes)."}
+	for _, x := range res {
+		f.Arms = append(f.Arms, secsArm(x))
+	}
+	for _, x := range res[1:] {
+		v := measure.Ratios(x.Secs, res[0].Secs)
+		f.Ratios = append(f.Ratios, RatioFigure{Label: x.Name + " / " + res[0].Name, Value: measure.Summarize(v), Values: v})
+	}
+	r.Figures = append(r.Figures, f)
+	return nil
+}
+
+// memory runs the probe holding 1 and 16 SQLite connections and reports
+// its resident and virtual memory.
+func (e *env) memory(ctx context.Context, p measure.Plan, r *Report) error {
+	probe, err := e.binary(ctx, "benchprobe", "", "./cmd/benchprobe")
+	if err != nil {
+		return err
+	}
+	type sample struct {
+		Before map[string]float64 `json:"before"`
+		After  map[string]float64 `json:"after"`
+	}
+	run := func(n int) (sample, error) {
+		var s sample
+		out, err := exec.CommandContext(ctx, probe, "memory", fmt.Sprint(n)).Output()
+		if err != nil {
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				err = fmt.Errorf("%w: %s", err, ee.Stderr)
+			}
+			return s, err
+		}
+		return s, json.Unmarshal(out, &s)
+	}
+	const conns = 16
+	series := map[string][]float64{}
+	order := []string{
+		"VmRSS, SQLite initialised, no connection", "VmRSS, 16 connections", "VmRSS per connection",
+		"VmSize, SQLite initialised, no connection", "VmSize, 16 connections", "VmSize per connection",
+	}
+	for range max(p.Reps, 5) {
+		s, err := run(conns)
+		if err != nil {
+			return err
+		}
+		mib := func(kb float64) float64 { return kb / 1024 }
+		series[order[0]] = append(series[order[0]], mib(s.Before["VmRSS"]))
+		series[order[1]] = append(series[order[1]], mib(s.After["VmRSS"]))
+		series[order[2]] = append(series[order[2]], mib(s.After["VmRSS"]-s.Before["VmRSS"])/conns)
+		series[order[3]] = append(series[order[3]], mib(s.Before["VmSize"]))
+		series[order[4]] = append(series[order[4]], mib(s.After["VmSize"]))
+		series[order[5]] = append(series[order[5]], mib(s.After["VmSize"]-s.Before["VmSize"])/conns)
+	}
+	f := Figure{Section: "Memory", Name: "a process holding 16 open connections to an in-memory SQLite database (/proc/self/status)",
+		Note: "Each SQLite connection is a WebAssembly instance whose linear memory may grow to 256 MiB (dbtest.InitSQLite sets that limit), and wazero reserves the whole of it as address space when the instance starts: VmSize grows by about 256 MiB a connection, resident memory by what SQLite touches. The reservation is address space only: it counts against ulimit -v (RLIMIT_AS), not against RAM. No other tool is compared here."}
+	for _, k := range order {
+		f.Arms = append(f.Arms, ArmFigure{Tool: k, Ops: 1, Unit: Bytes, Value: measure.Summarize(series[k]), Values: series[k]})
+	}
+	r.Figures = append(r.Figures, f)
+	return nil
+}
