@@ -16,9 +16,10 @@ run:
 test:
 	$(GO) test -race -count=1 ./...
 
+# dbharness side by side with go-txdb, pgtestdb, testfixtures and pandas
+# (bench/, a module of its own): prints a table, writes bench/results/.
 bench:
-	$(GO) test -run '^$$' -bench Isolation -benchtime 2000x ./dbtest/
-	$(GO) test -run '^$$' -bench Append -benchtime 5x ./dynamic/
+	cd bench && $(GO) run ./cmd/benchreport
 
 # Each fuzz target of the module for a short while.
 fuzz:
