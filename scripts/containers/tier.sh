@@ -56,6 +56,14 @@ if [ ${#need[@]} -gt 0 ]; then
   [ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d
 fi
 
+# One tier at a time on a machine: they share the daemon's socket, pid file
+# and data root. A second one waits for the first.
+exec 9>"$exec_root.lock"
+if ! flock -n 9; then
+  echo "waiting for another container tier on this machine"
+  flock -w 1800 9 || fail "another container tier has held $exec_root.lock for 30 minutes"
+fi
+
 # A daemon left by an earlier, killed tier: stop it first (only if the
 # pid file still names a dockerd).
 if [ -s "$pidfile" ]; then
