@@ -3,8 +3,12 @@
 //
 //	benchprobe floor      prints "ready" at once: the start of a Go process
 //	                      of this size, the floor of the start-up figure
-//	benchprobe startup    gets a dbtest handle on the embedded SQLite,
-//	                      runs its first query, prints "ready", releases it
+//	benchprobe engine     starts the embedded SQLite (dbtest.InitSQLite),
+//	                      opens an in-memory database, runs SELECT
+//	                      sqlite_version(), prints "ready"
+//	benchprobe startup    gets a dbtest handle on the embedded SQLite (its
+//	                      template migrated on the way), runs its first
+//	                      query, prints "ready", releases it
 //	benchprobe memory N   opens N connections to an in-memory SQLite
 //	                      database, queries each, and prints VmRSS and
 //	                      VmSize (KiB) before and after, as JSON
@@ -39,11 +43,26 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: benchprobe floor|startup|memory N")
+		return errors.New("usage: benchprobe floor|engine|startup|memory N")
 	}
 	ctx := context.Background()
 	switch args[0] {
 	case "floor":
+		fmt.Println("ready")
+		return nil
+	case "engine":
+		if _, err := dbtest.InitSQLite(); err != nil {
+			return err
+		}
+		db, err := sql.Open("sqlite3", ":memory:")
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		var v string
+		if err := db.QueryRowContext(ctx, "SELECT sqlite_version()").Scan(&v); err != nil {
+			return err
+		}
 		fmt.Println("ready")
 		return nil
 	case "startup":

@@ -152,7 +152,6 @@ func (e *env) pgtestdbArm(ctx context.Context, c cycle) (measure.Arm, error) {
 			Password:     "bench",
 			Capabilities: pgtestdb.DefaultRoleCapabilities,
 		},
-		ForceTerminateConnections: true,
 	}
 	m, err := newGooseMigrator(e.token)
 	if err != nil {
