@@ -1,19 +1,22 @@
 // Command benchprobe is the child process of benchreport's start-up and
 // memory figures. It prints one line on standard output and exits.
 //
-//	benchprobe floor      prints "ready" at once: the start of a Go process
-//	                      of this size, the floor of the start-up figure
-//	benchprobe engine     starts the embedded SQLite (dbtest.InitSQLite),
-//	                      opens an in-memory database, runs SELECT
-//	                      sqlite_version(), prints "ready"
-//	benchprobe startup    gets a dbtest handle on the embedded SQLite (its
-//	                      template migrated on the way), runs its first
-//	                      query, prints "ready", releases it
-//	benchprobe memory N   opens N connections to an in-memory SQLite
-//	                      database, queries each, and prints VmRSS and
-//	                      VmSize (KiB) before and after, as JSON
+//	benchprobe floor            prints "ready" at once: the start of a Go
+//	                            process of this size, the floor of the
+//	                            start-up figure
+//	benchprobe engine E         starts SQLite, opens an in-memory database,
+//	                            runs SELECT sqlite_version(), prints "ready"
+//	benchprobe startup          gets a dbtest handle on the embedded SQLite
+//	                            (its template migrated on the way), runs
+//	                            its first query, prints "ready", releases it
+//	benchprobe memory E N       opens N connections to one in-memory SQLite
+//	                            database, queries each, and prints VmRSS and
+//	                            VmSize (KiB) before and after, as JSON
 //
-// The wazero compilation cache is DBTEST_WAZERO_CACHE's, as in tests.
+// E is "ncruces", the SQLite in wazero that dbtest runs (started with
+// dbtest.InitSQLite, whose compilation cache is DBTEST_WAZERO_CACHE's, as
+// in tests), or "modernc", modernc.org/sqlite, SQLite translated to Go,
+// for comparison.
 package main
 
 import (
@@ -30,6 +33,7 @@ import (
 	_ "github.com/ncruces/go-sqlite3/driver"
 	_ "github.com/ncruces/go-sqlite3/embed"
 	"github.com/ncruces/go-sqlite3/vfs/memdb"
+	_ "modernc.org/sqlite" // driver "sqlite"
 
 	"github.com/easyautoml/dbharness/dbtest"
 )
@@ -51,10 +55,10 @@ func run(args []string) error {
 		fmt.Println("ready")
 		return nil
 	case "engine":
-		if _, err := dbtest.InitSQLite(); err != nil {
-			return err
+		if len(args) != 2 {
+			return errors.New("usage: benchprobe engine ncruces|modernc")
 		}
-		db, err := sql.Open("sqlite3", ":memory:")
+		db, err := openEngine(args[1], 1)
 		if err != nil {
 			return err
 		}
@@ -77,36 +81,61 @@ func run(args []string) error {
 		fmt.Println("ready")
 		return db.Release(ctx)
 	case "memory":
-		if len(args) != 2 {
-			return errors.New("usage: benchprobe memory N")
+		if len(args) != 3 {
+			return errors.New("usage: benchprobe memory ncruces|modernc N")
 		}
-		n, err := strconv.Atoi(args[1])
+		n, err := strconv.Atoi(args[2])
 		if err != nil || n < 1 {
-			return fmt.Errorf("memory: bad count %q", args[1])
+			return fmt.Errorf("memory: bad count %q", args[2])
 		}
-		return memory(ctx, n)
+		return memory(ctx, args[1], n)
 	}
 	return fmt.Errorf("unknown mode %q", args[0])
 }
 
+// openEngine starts an engine and opens a pool of up to n connections to
+// one in-memory database shared by them.
+func openEngine(engine string, n int) (*sql.DB, error) {
+	var db *sql.DB
+	var err error
+	switch engine {
+	case "ncruces":
+		if _, err := dbtest.InitSQLite(); err != nil {
+			return nil, err
+		}
+		memdb.Create("benchprobe", nil)
+		db, err = sql.Open("sqlite3", "file:/benchprobe?vfs=memdb")
+	case "modernc":
+		db, err = sql.Open("sqlite", "file:benchprobe?mode=memory&cache=shared")
+	default:
+		return nil, fmt.Errorf("unknown engine %q", engine)
+	}
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	return db, nil
+}
+
 // memory holds n connections open at once and reports the process's
-// memory before and after.
-func memory(ctx context.Context, n int) error {
-	if _, err := dbtest.InitSQLite(); err != nil {
-		return err
+// memory before and after. "Before" is after the engine started: for
+// ncruces, with SQLite compiled (or loaded from the cache).
+func memory(ctx context.Context, engine string, n int) error {
+	if engine == "ncruces" {
+		if _, err := dbtest.InitSQLite(); err != nil {
+			return err
+		}
 	}
 	before, err := status()
 	if err != nil {
 		return err
 	}
-	memdb.Create("benchprobe", nil)
-	db, err := sql.Open("sqlite3", "file:/benchprobe?vfs=memdb")
+	db, err := openEngine(engine, n)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	db.SetMaxOpenConns(n)
-	db.SetMaxIdleConns(n)
 	if _, err := db.ExecContext(ctx, "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)"); err != nil {
 		return err
 	}

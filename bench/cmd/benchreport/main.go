@@ -174,7 +174,7 @@ func goVersions() map[string]string {
 		case "github.com/DATA-DOG/go-txdb", "github.com/peterldowns/pgtestdb",
 			"github.com/go-testfixtures/testfixtures/v3", "github.com/jackc/pgx/v5",
 			"github.com/go-sql-driver/mysql", "github.com/ncruces/go-sqlite3",
-			"github.com/tetratelabs/wazero", "github.com/pressly/goose/v3":
+			"github.com/tetratelabs/wazero", "github.com/pressly/goose/v3", "modernc.org/sqlite":
 			v[d.Path] = d.Version
 		case "github.com/easyautoml/dbharness":
 			v[d.Path] = "this tree (" + d.Version + ")"

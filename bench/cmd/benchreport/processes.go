@@ -98,14 +98,14 @@ func (e *env) startup(ctx context.Context, p measure.Plan, r *Report) error {
 		return err
 	}
 	e.atEnd(func(context.Context) error { return os.RemoveAll(warmDir) })
-	probeArm := func(name, mode string, cacheDir func() (string, func(), error)) measure.Arm {
+	probeArm := func(name string, cacheDir func() (string, func(), error), args ...string) measure.Arm {
 		return measure.Arm{Name: name, Timed: func(ctx context.Context) (time.Duration, error) {
 			dir, done, err := cacheDir()
 			if err != nil {
 				return 0, err
 			}
 			defer done()
-			cmd := exec.CommandContext(ctx, probe, mode)
+			cmd := exec.CommandContext(ctx, probe, args...)
 			cmd.Env = append(os.Environ(), dbtest.EnvWazeroCache+"="+dir)
 			return untilReady(cmd)
 		}}
@@ -116,23 +116,24 @@ func (e *env) startup(ctx context.Context, p measure.Plan, r *Report) error {
 		return dir, func() { os.RemoveAll(dir) }, err
 	}
 	res, err := measure.Compare(ctx, p,
-		probeArm("SQLite engine, warm cache", "engine", warm),
-		probeArm("SQLite engine, cold cache", "engine", cold),
-		probeArm("dbtest handle, warm cache", "startup", warm),
-		probeArm("dbtest handle, cold cache", "startup", cold),
-		probeArm("the same binary, printing at once (process floor)", "floor", warm))
+		probeArm("SQLite engine, warm cache", warm, "engine", "ncruces"),
+		probeArm("SQLite engine, cold cache", cold, "engine", "ncruces"),
+		probeArm("dbtest handle, warm cache", warm, "startup"),
+		probeArm("dbtest handle, cold cache", cold, "startup"),
+		probeArm("modernc.org/sqlite engine", warm, "engine", "modernc"),
+		probeArm("the same binary, printing at once (process floor)", warm, "floor"))
 	if err != nil {
 		return err
 	}
 	f := Figure{Section: "Start-up", Name: "process start to the first query on the embedded SQLite",
-		Note: "SQLite engine: dbtest.InitSQLite, an in-memory database, SELECT sqlite_version(). dbtest handle: dbtest.Connect (which migrates its template database once per process) and SELECT count(*) FROM users. A cold cache is a new empty DBTEST_WAZERO_CACHE directory for every start. No other tool hosts SQLite in wazero: the ratios compare each cold start with its warm one, and the warm starts with the floor of starting the same Go binary (how many times longer than the floor they take)."}
+		Note: "SQLite engine: dbtest.InitSQLite, an in-memory database, SELECT sqlite_version(). dbtest handle: dbtest.Connect (which migrates its template database once per process) and SELECT count(*) FROM users. A cold cache is a new empty DBTEST_WAZERO_CACHE directory for every start. modernc.org/sqlite, SQLite translated to Go, is the engine a project without cgo would otherwise pick; it has nothing to compile at start. All run from one binary. Ratios: modernc's time over the warm engine's (below 1: modernc starts faster), each cold start over its warm one, and the warm starts over the process floor (how many times longer than merely starting the binary)."}
 	for _, x := range res {
 		f.Arms = append(f.Arms, secsArm(x))
 	}
-	f.Ratios = []RatioFigure{speedup(res[0], res[1]), speedup(res[2], res[3])}
+	f.Ratios = []RatioFigure{speedup(res[0], res[4]), speedup(res[0], res[1]), speedup(res[2], res[3])}
 	for _, x := range []measure.Result{res[0], res[2]} {
-		v := measure.Ratios(x.Secs, res[4].Secs)
-		f.Ratios = append(f.Ratios, RatioFigure{Label: x.Name + " / " + res[4].Name, Value: measure.Summarize(v), Values: v})
+		v := measure.Ratios(x.Secs, res[5].Secs)
+		f.Ratios = append(f.Ratios, RatioFigure{Label: x.Name + " / " + res[5].Name, Value: measure.Summarize(v), Values: v})
 	}
 	r.Figures = append(r.Figures, f)
 	r.Targets = append(r.Targets,
@@ -175,8 +176,9 @@ func (e *env) scenarios(ctx context.Context, p measure.Plan, r *Report) error {
 	return nil
 }
 
-// memory runs the probe holding 1 and 16 SQLite connections and reports
-// its resident and virtual memory.
+// memory runs the probe holding 16 connections of the embedded SQLite, and
+// of modernc.org/sqlite for comparison, and reports its resident and
+// virtual memory.
 func (e *env) memory(ctx context.Context, p measure.Plan, r *Report) error {
 	probe, err := e.binary(ctx, "benchprobe", "", "./cmd/benchprobe")
 	if err != nil {
@@ -186,9 +188,10 @@ func (e *env) memory(ctx context.Context, p measure.Plan, r *Report) error {
 		Before map[string]float64 `json:"before"`
 		After  map[string]float64 `json:"after"`
 	}
-	run := func(n int) (sample, error) {
+	const conns = 16
+	run := func(engine string) (sample, error) {
 		var s sample
-		out, err := exec.CommandContext(ctx, probe, "memory", fmt.Sprint(n)).Output()
+		out, err := exec.CommandContext(ctx, probe, "memory", engine, fmt.Sprint(conns)).Output()
 		if err != nil {
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
@@ -198,29 +201,44 @@ func (e *env) memory(ctx context.Context, p measure.Plan, r *Report) error {
 		}
 		return s, json.Unmarshal(out, &s)
 	}
-	const conns = 16
-	series := map[string][]float64{}
-	order := []string{
-		"VmRSS, SQLite initialised, no connection", "VmRSS, 16 connections", "VmRSS per connection",
-		"VmSize, SQLite initialised, no connection", "VmSize, 16 connections", "VmSize per connection",
+	mib := func(kb float64) float64 { return kb / 1024 }
+	measures := []struct {
+		name string
+		f    func(sample) float64
+	}{
+		{"VmRSS, engine started, no connection", func(s sample) float64 { return mib(s.Before["VmRSS"]) }},
+		{"VmRSS, 16 connections", func(s sample) float64 { return mib(s.After["VmRSS"]) }},
+		{"VmRSS per connection", func(s sample) float64 { return mib(s.After["VmRSS"]-s.Before["VmRSS"]) / conns }},
+		{"VmSize, 16 connections", func(s sample) float64 { return mib(s.After["VmSize"]) }},
+		{"VmSize per connection", func(s sample) float64 { return mib(s.After["VmSize"]-s.Before["VmSize"]) / conns }},
 	}
+	engines := []struct{ engine, tool string }{{"ncruces", "dbharness (ncruces, wazero)"}, {"modernc", "modernc.org/sqlite"}}
+	series := map[string][][]float64{}
 	for range max(p.Reps, 5) {
-		s, err := run(conns)
-		if err != nil {
-			return err
+		for _, en := range engines { // alternating, as everywhere
+			s, err := run(en.engine)
+			if err != nil {
+				return err
+			}
+			if series[en.engine] == nil {
+				series[en.engine] = make([][]float64, len(measures))
+			}
+			for i, m := range measures {
+				series[en.engine][i] = append(series[en.engine][i], m.f(s))
+			}
 		}
-		mib := func(kb float64) float64 { return kb / 1024 }
-		series[order[0]] = append(series[order[0]], mib(s.Before["VmRSS"]))
-		series[order[1]] = append(series[order[1]], mib(s.After["VmRSS"]))
-		series[order[2]] = append(series[order[2]], mib(s.After["VmRSS"]-s.Before["VmRSS"])/conns)
-		series[order[3]] = append(series[order[3]], mib(s.Before["VmSize"]))
-		series[order[4]] = append(series[order[4]], mib(s.After["VmSize"]))
-		series[order[5]] = append(series[order[5]], mib(s.After["VmSize"]-s.Before["VmSize"])/conns)
 	}
-	f := Figure{Section: "Memory", Name: "a process holding 16 open connections to an in-memory SQLite database (/proc/self/status)",
-		Note: "Each SQLite connection is a WebAssembly instance whose linear memory may grow to 256 MiB (dbtest.InitSQLite sets that limit), and wazero reserves the whole of it as address space when the instance starts: VmSize grows by about 256 MiB a connection, resident memory by what SQLite touches. The reservation is address space only: it counts against ulimit -v (RLIMIT_AS), not against RAM. No other tool is compared here."}
-	for _, k := range order {
-		f.Arms = append(f.Arms, ArmFigure{Tool: k, Ops: 1, Unit: Bytes, Value: measure.Summarize(series[k]), Values: series[k]})
+	f := Figure{Section: "Memory", Name: "a process holding 16 open connections to one in-memory SQLite database (/proc/self/status)",
+		Note: "Each connection of the embedded SQLite is a WebAssembly instance whose linear memory may grow to 256 MiB (the limit dbtest.InitSQLite sets), and wazero reserves the whole of it as address space when the instance starts: VmSize grows by about 256 MiB a connection, resident memory only by what SQLite touches. The reservation is address space only: it counts against ulimit -v (RLIMIT_AS), not against RAM. Ratios: modernc.org/sqlite's figure over dbharness's (below 1: modernc uses less)."}
+	for i, m := range measures {
+		for _, en := range engines {
+			v := series[en.engine][i]
+			f.Arms = append(f.Arms, ArmFigure{Tool: en.tool + ": " + m.name, Ops: 1, Unit: Bytes, Value: measure.Summarize(v), Values: v})
+		}
+	}
+	for _, i := range []int{1, 3} {
+		v := measure.Ratios(series["modernc"][i], series["ncruces"][i])
+		f.Ratios = append(f.Ratios, RatioFigure{Label: "modernc.org/sqlite / dbharness, " + measures[i].name, Value: measure.Summarize(v), Values: v})
 	}
 	r.Figures = append(r.Figures, f)
 	return nil
