@@ -319,7 +319,8 @@ func (e *env) isolation(ctx context.Context, p measure.Plan, r *Report) error {
 			if err != nil {
 				return fmt.Errorf("isolation on %s, parallel: %w", b, err)
 			}
-			f := Figure{Section: "Per-test isolation", Name: "sqlite: clean handle, 2 goroutines at once (median latency of one handle)"}
+			f := Figure{Section: "Per-test isolation", Name: "sqlite: clean handle, 2 goroutines at once (median latency of one handle)",
+				Note: "Here a repetition's figure is the median latency of one cycle over both goroutines' cycles, where the other isolation figures take the mean per cycle."}
 			for _, x := range res {
 				f.Arms = append(f.Arms, secsArm(x))
 			}

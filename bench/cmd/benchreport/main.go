@@ -3,6 +3,7 @@
 //
 //	cd bench && go run ./cmd/benchreport            # what make bench runs
 //	go run ./cmd/benchreport -sections isolation,append -reps 7
+//	go run ./cmd/benchreport -sections isolation -cpuprofile results/cpu.prof
 //
 // It prints a table and writes results/latest.md and results/latest.json.
 // Each figure is the median of at least five repetitions with its spread
@@ -45,6 +46,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"syscall"
@@ -69,6 +71,7 @@ func run() int {
 	budget := flag.Duration("budget", 150*time.Millisecond, "target duration of one arm's repetition")
 	sections := flag.String("sections", strings.Join(allSections, ","), "sections to run, comma separated")
 	out := flag.String("out", "results", "directory of latest.md and latest.json")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
 	want := strings.Split(*sections, ",")
 	for _, s := range want {
@@ -76,6 +79,20 @@ func run() int {
 			fmt.Fprintf(os.Stderr, "benchreport: unknown section %q (have %s)\n", s, strings.Join(allSections, ", "))
 			return 2
 		}
+	}
+
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "benchreport:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "benchreport:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
