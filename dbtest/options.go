@@ -16,8 +16,16 @@ import (
 const DefaultLockTimeout = time.Second
 
 // An Option configures [Open], [Each] and [Connect]. Options check their own
-// arguments; a bad or conflicting option fails the test.
-type Option func(*config) error
+// arguments; a bad or conflicting option fails the test. Options are made
+// only by the With* functions of this package.
+type Option interface {
+	apply(*config) error
+}
+
+// optionFunc makes an [Option] of a function.
+type optionFunc func(*config) error
+
+func (f optionFunc) apply(c *config) error { return f(c) }
 
 type config struct {
 	migrations    func(dialect string) (fs.FS, error)
@@ -33,10 +41,10 @@ type config struct {
 
 // openedAt records where Each was called, for the handles it opens.
 func openedAt(loc string) Option {
-	return func(c *config) error {
+	return optionFunc(func(c *config) error {
 		c.openedAt = loc
 		return nil
-	}
+	})
 }
 
 func newConfig(opts []Option) (*config, error) {
@@ -45,7 +53,7 @@ func newConfig(opts []Option) (*config, error) {
 		if o == nil {
 			return nil, errors.New("dbtest: nil Option")
 		}
-		if err := o(c); err != nil {
+		if err := o.apply(c); err != nil {
 			return nil, err
 		}
 	}
@@ -69,7 +77,7 @@ func (c *config) once(name string, conflicts ...string) error {
 // (at its root) instead of the registry schema, on every backend. Use
 // [WithDialectMigrations] when each backend has its own files.
 func WithMigrations(fsys fs.FS) Option {
-	return func(c *config) error {
+	return optionFunc(func(c *config) error {
 		if fsys == nil {
 			return errors.New("dbtest: WithMigrations: nil fs.FS")
 		}
@@ -78,13 +86,13 @@ func WithMigrations(fsys fs.FS) Option {
 		}
 		c.migrations = func(string) (fs.FS, error) { return fsys, nil }
 		return nil
-	}
+	})
 }
 
 // WithDialectMigrations migrates each backend with the goose migrations
 // that fn returns for its dialect ("sqlite", "postgres" or "mysql").
 func WithDialectMigrations(fn func(dialect string) (fs.FS, error)) Option {
-	return func(c *config) error {
+	return optionFunc(func(c *config) error {
 		if fn == nil {
 			return errors.New("dbtest: WithDialectMigrations: nil function")
 		}
@@ -93,24 +101,24 @@ func WithDialectMigrations(fn func(dialect string) (fs.FS, error)) Option {
 		}
 		c.migrations = fn
 		return nil
-	}
+	})
 }
 
 // WithoutMigrations gives the test an empty database.
 func WithoutMigrations() Option {
-	return func(c *config) error {
+	return optionFunc(func(c *config) error {
 		if err := c.once("WithoutMigrations", "WithMigrations", "WithDialectMigrations"); err != nil {
 			return err
 		}
 		c.noMigrations = true
 		return nil
-	}
+	})
 }
 
 // WithLockTimeout sets how long a statement waits for a lock before it
 // fails (see [DefaultLockTimeout]). It must be between 1 ms and 10 minutes.
 func WithLockTimeout(d time.Duration) Option {
-	return func(c *config) error {
+	return optionFunc(func(c *config) error {
 		if d < time.Millisecond || d > 10*time.Minute {
 			return fmt.Errorf("dbtest: WithLockTimeout(%v): want between 1ms and 10m", d)
 		}
@@ -119,13 +127,13 @@ func WithLockTimeout(d time.Duration) Option {
 		}
 		c.lockTimeout = d
 		return nil
-	}
+	})
 }
 
 // WithLogf sends dbtest's notes (such as MySQL's implicit commits) to logf.
 // [Open] sends them to the test's log already; this is for [Connect].
 func WithLogf(logf func(format string, args ...any)) Option {
-	return func(c *config) error {
+	return optionFunc(func(c *config) error {
 		if logf == nil {
 			return errors.New("dbtest: WithLogf: nil function")
 		}
@@ -134,7 +142,7 @@ func WithLogf(logf func(format string, args ...any)) Option {
 		}
 		c.logf = logf
 		return nil
-	}
+	})
 }
 
 // WithTransactionControl lets COMMIT, ROLLBACK and BEGIN statements through
@@ -144,13 +152,13 @@ func WithLogf(logf func(format string, args ...any)) Option {
 // naming the statement and where it came from, and the tables left
 // changed, and it rebuilds the database for the next test.
 func WithTransactionControl() Option {
-	return func(c *config) error {
+	return optionFunc(func(c *config) error {
 		if err := c.once("WithTransactionControl"); err != nil {
 			return err
 		}
 		c.passTxControl = true
 		return nil
-	}
+	})
 }
 
 // WithSQLiteWAL puts the SQLite database in a file in WAL mode instead of
@@ -158,11 +166,11 @@ func WithTransactionControl() Option {
 // do not block the writer, nor the writer readers; in rollback-journal mode
 // a long read keeps a writer from committing. The servers ignore it.
 func WithSQLiteWAL() Option {
-	return func(c *config) error {
+	return optionFunc(func(c *config) error {
 		if err := c.once("WithSQLiteWAL"); err != nil {
 			return err
 		}
 		c.sqliteWAL = true
 		return nil
-	}
+	})
 }
