@@ -50,6 +50,7 @@ const (
 	RoleRaw
 )
 
+// String says who opened the connection, as a report words it.
 func (r ConnRole) String() string {
 	switch r {
 	case RoleTestTx:
@@ -68,6 +69,8 @@ type ConnInfo struct {
 	Test     string   // the test it belongs to, when known
 }
 
+// String names the connection as a report does: its number, and who
+// opened it where.
 func (c ConnInfo) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "connection #%d (", c.ID)
