@@ -341,7 +341,6 @@ func rel(path string) string {
 	return path
 }
 
-
 // TestCheckersFindProblems runs both checks on a file with one problem of
 // each kind, so that a check that finds nothing cannot pass unnoticed.
 func TestCheckersFindProblems(t *testing.T) {
