@@ -5,6 +5,8 @@ export DBTEST_MYSQL_DSN ?= root@tcp(127.0.0.1:3306)/test
 
 GO ?= go
 FUZZTIME ?= 10s
+STATICCHECK ?= staticcheck
+STATICCHECK_VERSION = v0.8.2
 
 .PHONY: run test bench fuzz lint services
 
@@ -31,9 +33,11 @@ fuzz:
 	  done; \
 	done
 
+# gofmt, go vet and staticcheck (go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)).
 lint:
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))"
 	$(GO) vet ./...
+	$(STATICCHECK) ./...
 
 # Install (when missing) and start PostgreSQL and MariaDB locally.
 services:

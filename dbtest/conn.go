@@ -79,7 +79,8 @@ func stmtExec(ctx context.Context, st driver.Stmt, args []driver.NamedValue) (dr
 	if err != nil {
 		return nil, err
 	}
-	return st.Exec(v) //nolint:staticcheck // fallback for drivers without StmtExecContext
+	//lint:ignore SA1019 the fallback for drivers without StmtExecContext
+	return st.Exec(v)
 }
 
 func stmtQuery(ctx context.Context, st driver.Stmt, args []driver.NamedValue) (driver.Rows, error) {
@@ -90,5 +91,6 @@ func stmtQuery(ctx context.Context, st driver.Stmt, args []driver.NamedValue) (d
 	if err != nil {
 		return nil, err
 	}
-	return st.Query(v) //nolint:staticcheck // fallback for drivers without StmtQueryContext
+	//lint:ignore SA1019 the fallback for drivers without StmtQueryContext
+	return st.Query(v)
 }

@@ -170,6 +170,7 @@ func (e *dockerEngine) start(ctx context.Context, spec containerSpec, name strin
 	if spec.host {
 		// Without it the provider looks for a "bridge" network, and on an
 		// engine without one creates a bridge network of its own.
+		//lint:ignore SA1019 deprecated with no replacement in testcontainers-go v0.45; the only way to keep the provider off bridge networks
 		opts = append(opts, testcontainers.DefaultNetwork("host"))
 	}
 	prov, err := testcontainers.NewDockerProvider(opts...)

@@ -88,7 +88,8 @@ func (c *reportingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (dri
 	if b, ok := c.Conn.(driver.ConnBeginTx); ok {
 		tx, err = b.BeginTx(ctx, opts)
 	} else {
-		tx, err = c.Conn.Begin() //nolint:staticcheck // fallback for drivers without ConnBeginTx
+		//lint:ignore SA1019 the fallback for drivers without ConnBeginTx
+		tx, err = c.Conn.Begin()
 	}
 	if err = done(err); err != nil {
 		return nil, err
