@@ -5,10 +5,81 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
+	"testing"
 
 	"github.com/easyautoml/dbharness/dbtest"
+	"github.com/easyautoml/dbharness/internal/exampletest"
 )
+
+// A test takes a handle with Open. Its database is migrated with the
+// test's goose migrations, and everything the test writes is rolled back
+// when it ends: the next test starts from the same clean database.
+func ExampleOpen() {
+	// The example runs this test function as go test would.
+	testRestock := func(t *testing.T) {
+		db := dbtest.Open(t, dbtest.SQLite, dbtest.WithMigrations(os.DirFS("testdata/migrations")))
+
+		// The code under test gets the handle: a *sql.DB whose every
+		// connection is bound to the test's transaction.
+		if _, err := db.ExecContext(t.Context(), "INSERT INTO items (id, name, qty) VALUES (1, 'bolt', 10)"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(t.Context(), "UPDATE items SET qty = qty + 5 WHERE id = 1"); err != nil {
+			t.Fatal(err)
+		}
+		var qty int
+		if err := db.QueryRowContext(t.Context(), "SELECT qty FROM items WHERE id = 1").Scan(&qty); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Println("bolts in stock:", qty)
+	}
+	fmt.Println("first run passed:", exampletest.Run("ExampleOpen", testRestock))
+	// The rollback removed the first run's row: inserting id 1 again works.
+	fmt.Println("second run passed:", exampletest.Run("ExampleOpen", testRestock))
+	// Output:
+	// bolts in stock: 15
+	// first run passed: true
+	// bolts in stock: 15
+	// second run passed: true
+}
+
+// Each runs the same test on every backend, as subtests "sqlite",
+// "postgres" and "mysql". A server that is not configured skips its
+// subtest; DBTEST_REQUIRE=postgres,mysql makes that a failure.
+func ExampleEach() {
+	testUniqueNames := func(t *testing.T) {
+		dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
+			ctx := t.Context()
+			if _, err := db.ExecContext(ctx, "INSERT INTO items (id, name) VALUES (1, 'nut')"); err != nil {
+				t.Fatal(err)
+			}
+			// BeginTx on the handle is a savepoint inside the test's
+			// transaction: the failed insert is undone, the first row stays.
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.ExecContext(ctx, "INSERT INTO items (id, name) VALUES (2, 'nut')"); err == nil {
+				t.Errorf("%s: a second item named nut was accepted", db.Backend())
+			}
+			if err := tx.Rollback(); err != nil {
+				t.Fatal(err)
+			}
+			var n int
+			if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM items").Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n != 1 {
+				t.Errorf("%s: %d items, want 1", db.Backend(), n)
+			}
+		}, dbtest.WithMigrations(os.DirFS("testdata/migrations")))
+	}
+	fmt.Println("passed on every available backend:", exampletest.Run("ExampleEach", testUniqueNames))
+	// Output:
+	// passed on every available backend: true
+}
 
 // Connect gives a program that is not a test the same transaction-wrapped
 // handle that Open gives a test; Release rolls it back.
