@@ -295,22 +295,46 @@ func (r *run) expectRows(s *Step) error {
 		}
 		cols[j] = c
 	}
-	if offset < 0 || offset+len(want) > f.Len() {
-		return &mismatch{fmt.Sprintf("%s has %d rows; want rows %d to %d", t, f.Len(), offset+1, offset+len(want))}
-	}
-	if all && (offset != 0 || len(want) != f.Len()) {
-		return &mismatch{fmt.Sprintf("%s has %d rows, want exactly the %d given", t, f.Len(), len(want))}
-	}
 	for i, row := range want {
 		if len(row) != len(columns) {
 			return fmt.Errorf("expected row %d has %d values for %d columns", i+1, len(row), len(columns))
 		}
-		for j, w := range row {
-			got := cols[j].Values[offset+i]
-			if !sameValue(w, got, tol) {
-				return &mismatch{fmt.Sprintf("%s row %d, column %s: got %s, want %s", t, offset+i+1, columns[j], show(got), show(w))}
+	}
+	if offset < 0 || offset > f.Len() {
+		return &mismatch{fmt.Sprintf("%s has %d rows; want rows %d to %d", t, f.Len(), offset+1, offset+len(want))}
+	}
+	// The rows read: those compared with want, or with all, every row.
+	end := min(offset+len(want), f.Len())
+	if all {
+		end = f.Len()
+	}
+	got := make([][]any, end-offset)
+	for i := range got {
+		got[i] = make([]any, len(cols))
+		for j, c := range cols {
+			got[i][j] = c.Values[offset+i]
+		}
+	}
+	same := func(w, g any) bool { return sameValue(w, g, tol) }
+	var head string
+	switch {
+	case all && (offset != 0 || len(want) != f.Len()):
+		head = fmt.Sprintf("%s has %d rows, want exactly the %d given", t, f.Len(), len(want))
+	case offset+len(want) > f.Len():
+		head = fmt.Sprintf("%s has %d rows; want rows %d to %d", t, f.Len(), offset+1, offset+len(want))
+	default:
+	cells:
+		for i, row := range want {
+			for j, w := range row {
+				if g := got[i][j]; !same(w, g) {
+					head = fmt.Sprintf("%s row %d, column %s: got %s, want %s", t, offset+i+1, columns[j], show(g), show(w))
+					break cells
+				}
 			}
 		}
+	}
+	if head != "" {
+		return &mismatch{head + "; the rows (-want +got):\n" + rowDiff(columns, want, got, offset+1, same)}
 	}
 	r.detail = fmt.Sprintf("%s: %d rows as expected", t, len(want))
 	return nil

@@ -28,6 +28,9 @@ type StepResult struct {
 	// who held what, since which statement, and on SQLite the timeline
 	// of every connection's locks.
 	LockReport string `json:"lock_report,omitempty"`
+	// Lock is the same report as data, for the lock timelines of
+	// [WriteHTML].
+	Lock *dbtest.LockReport `json:"-"`
 }
 
 // Result is the outcome of a scenario on a backend.
@@ -120,6 +123,7 @@ func Run(ctx context.Context, db *dbtest.DB, sc *Scenario, observe Observer) (re
 		var le *dbtest.LockError
 		if errors.As(err, &le) && le.Report != nil {
 			sr.LockReport = le.Report.String()
+			sr.Lock = le.Report
 		}
 		res.Steps = append(res.Steps, sr)
 		if observe != nil {
