@@ -33,6 +33,10 @@ type PatternResult struct {
 	Report   string        // the lock report or cleanup error that explains it
 	Elapsed  time.Duration // how long the bug took to show itself
 	Err      string        // why the reproduction itself failed
+
+	// Lock is the lock report as data, when there is one, for the lock
+	// timelines of [WriteHTML].
+	Lock *dbtest.LockReport
 }
 
 // LockPatterns returns the known lock-bug patterns, in order.
@@ -137,6 +141,7 @@ func patternSeparate(ctx context.Context, b dbtest.Backend, out *PatternResult) 
 	case errors.As(err, &le):
 		// SQLite and MySQL: the write waits on the test's own lock.
 		out.Report = le.Report.String()
+		out.Lock = le.Report
 		out.Happened = fmt.Sprintf("the separate write failed after %s: %s", FormatDuration(out.Elapsed), firstLine(le.Err.Error()))
 		first = le.Report.SelfDeadlock && out.Elapsed < 2*time.Second
 		if !le.Report.SelfDeadlock && b == dbtest.MySQL {
@@ -284,6 +289,7 @@ func patternDeadlock(ctx context.Context, b dbtest.Backend, out *PatternResult) 
 		var le *dbtest.LockError
 		if errors.As(err, &le) {
 			out.Report = le.Report.String()
+			out.Lock = le.Report
 			out.Happened = "SQLite allows one writer: the second connection's UPDATE failed with " + firstLine(le.Err.Error())
 			out.OK = len(le.Report.Holders) == 1 && strings.Contains(out.Report, "UPDATE repro_items SET qty = 1")
 		} else {
@@ -307,6 +313,7 @@ func patternDeadlock(ctx context.Context, b dbtest.Backend, out *PatternResult) 
 		var le *dbtest.LockError
 		if errors.As(err, &le) && le.Report.Deadlock {
 			out.Report = le.Report.String()
+			out.Lock = le.Report
 			out.Happened = "the server found the deadlock and stopped one transaction: " + firstLine(le.Err.Error())
 			out.OK = strings.Count(le.Report.ServerDetail, "UPDATE repro_items") >= 2
 			return nil
@@ -443,6 +450,7 @@ func patternRetry(ctx context.Context, b dbtest.Backend, out *PatternResult) err
 	var report *dbtest.LockError
 	if errors.As(err, &report) {
 		out.Report = report.Report.String()
+		out.Lock = report.Report
 	}
 	out.Happened = fmt.Sprintf("brief writer: succeeded after %d attempts in %s; stuck writer: gave up after %d attempts in %s",
 		res.Attempts, FormatDuration(brief), le.Attempts, FormatDuration(out.Elapsed))
