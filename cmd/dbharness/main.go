@@ -1,27 +1,60 @@
 // Command dbharness runs the scenarios of the AutoML platform's workflows
 // and lock bugs on the embedded SQLite and on real PostgreSQL and MySQL
-// servers, checks scenario and fixture files, and manages a developer's
-// own database.
+// servers, reproduces and explains the lock-bug patterns, checks scenario
+// and fixture files, and manages a developer's own database.
 //
-// Usage:
+// # Installing
+//
+//	go install github.com/easyautoml/dbharness/cmd/dbharness@latest
+//
+// dbharness version prints the module version it was installed at, or,
+// built from a checkout, the commit, its time and whether the tree had
+// changes.
+//
+// # Usage
 //
 //	dbharness run [--db sqlite|postgres|mysql|all] [--dsn DSN] [--shard i/n]
-//	              [--report junit.xml] [--json file|-] [files or globs...]
+//	              [--report junit.xml] [--json file|-] [--html report.html]
+//	              [-q] [--no-progress] [files or globs...]
 //	dbharness validate FILES...
 //	dbharness migrate up|down|status --dsn DSN [--db sqlite|postgres|mysql]
 //	dbharness fixtures load --dsn DSN [--db sqlite|postgres|mysql] FILES...
-//	dbharness repro lock [--db sqlite|postgres|mysql|all] [--pattern N]
+//	dbharness repro lock [--db sqlite|postgres|mysql|all] [--pattern N] [--html FILE]
 //	dbharness backends
 //	dbharness version
 //
 // "run" without files runs every scenario built into the command (package
-// scenarios, embedded) on the embedded SQLite, printing each step as it
-// goes, then a summary table and each backend's time; it exits 1 when a
-// scenario fails. Its servers come from DBTEST_POSTGRES_DSN and
-// DBTEST_MYSQL_DSN, as for go test, or from --dsn; with --db all a server
-// that is not available is skipped unless DBTEST_REQUIRE names it.
-// "migrate" and "fixtures load" work on a developer's own database, named
-// by --dsn. Passwords are never printed.
+// scenarios, embedded) on the embedded SQLite, then prints a summary table
+// and each backend's time; it exits 1 when a scenario fails. Its servers
+// come from DBTEST_POSTGRES_DSN and DBTEST_MYSQL_DSN, as for go test, or
+// from --dsn; with --db all a server that is not available is skipped
+// unless DBTEST_REQUIRE names it. --shard i/n runs the i-th of n stable
+// shares of the scenarios, for a CI matrix. "migrate" and "fixtures load"
+// work on a developer's own database, named by --dsn. Passwords are never
+// printed.
+//
+// # Output
+//
+// On a terminal, each scenario has one line, rewritten in place as its
+// steps run:
+//
+//	▸ machine_1 on sqlite  step 7/16 expect_count
+//
+// and replaced by its outcome (✓ or ✗) when it ends. A failure is printed
+// in full: the step, its error, the rows expected and read as a diff
+// (-want +got), and the lock report when there is one. When the output is
+// not a terminal, as in CI logs, every step is printed on a plain line of
+// its own; --no-progress asks for that on a terminal too, and NO_COLOR
+// turns colours off.
+//
+// # Reports
+//
+// --report writes JUnit XML (one test suite per backend), --json the
+// results as JSON, --html one self-contained HTML page: the summary, the
+// failures with their diffs, each scenario's steps, and every lock report
+// of the run drawn as a timeline, one lane per connection and a bar for
+// each lock it held. "repro lock --html" draws the reproductions the same
+// way.
 package main
 
 import (
@@ -76,7 +109,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "repro":
 		return reproCmd(rest, stdout, stderr)
 	case "version":
-		fmt.Fprintln(stdout, "dbharness", version())
+		bi, _ := debug.ReadBuildInfo()
+		fmt.Fprintln(stdout, "dbharness", version(bi))
 		return 0
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
@@ -86,25 +120,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
-// version is the module version when installed with go install, or the
-// VCS revision of a build from a checkout.
-func version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "(unknown)"
-	}
-	if v := bi.Main.Version; v != "" && v != "(devel)" {
-		return v
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			return "devel " + s.Value[:12]
-		}
-	}
-	return "(devel)"
-}
-
-// expandArgs splits comma-separated values of repeated flags.
+// splitList splits a comma-separated list, dropping empty items.
 func splitList(s string) []string {
 	var out []string
 	for _, f := range strings.Split(s, ",") {

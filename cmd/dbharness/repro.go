@@ -9,11 +9,13 @@ import (
 	"github.com/easyautoml/dbharness/harness"
 )
 
-const reproHelp = `usage: dbharness repro lock [--db sqlite|postgres|mysql|all] [--pattern N]
+const reproHelp = `usage: dbharness repro lock [--db sqlite|postgres|mysql|all] [--pattern N] [--html FILE]
 
 Reproduces the known lock-bug patterns and explains each one: what was
 expected, what happened, the lock report with its timeline, and the fix.
-Exits 1 when a pattern did not behave as documented.
+--html writes the same as a self-contained HTML page, with each lock
+report drawn as a timeline. Exits 1 when a pattern did not behave as
+documented.
 
 Patterns:
   1  a write through a separate connection after the test wrote (the platform's bug)
@@ -26,6 +28,7 @@ Patterns:
 Examples:
   dbharness repro lock                      every pattern on SQLite
   dbharness repro lock --db all --pattern 1
+  dbharness repro lock --db all --html locks.html
 `
 
 func reproCmd(args []string, stdout, stderr io.Writer) int {
@@ -40,6 +43,7 @@ func reproCmd(args []string, stdout, stderr io.Writer) int {
 	fl.SetOutput(stderr)
 	dbFlag := fl.String("db", "sqlite", "backends: sqlite, postgres, mysql, a comma-separated list, or all")
 	pattern := fl.Int("pattern", 0, "run only this pattern (1-6)")
+	htmlOut := fl.String("html", "", "write the reproductions as a self-contained HTML page, with their lock timelines")
 	fl.Usage = func() { fmt.Fprint(stderr, reproHelp); fl.PrintDefaults() }
 	if err := fl.Parse(args[1:]); err != nil {
 		if err == flag.ErrHelp {
@@ -76,6 +80,15 @@ func reproCmd(args []string, stdout, stderr io.Writer) int {
 			failed++
 		}
 		fmt.Fprintf(stdout, "%-8d %-9s %-18s %s\n", r.Pattern.N, r.Backend, status, harness.FormatDuration(r.Elapsed))
+	}
+	if *htmlOut != "" {
+		err := writeFile(*htmlOut, func(w io.Writer) error {
+			return harness.WriteHTML(w, harness.HTMLReport{Title: "dbharness repro lock", Repro: all})
+		})
+		if err != nil {
+			fmt.Fprintln(stderr, "dbharness repro:", err)
+			return 1
+		}
 	}
 	if failed > 0 {
 		fmt.Fprintf(stdout, "\n%d pattern run(s) did not behave as documented\n", failed)

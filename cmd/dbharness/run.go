@@ -30,9 +30,18 @@ Servers come from DBTEST_POSTGRES_DSN and DBTEST_MYSQL_DSN, as for go test,
 or from --dsn. With --db all, a server that is not available is skipped,
 unless DBTEST_REQUIRE names it; a backend named by --db must be available.
 
---json - writes the results to standard output, and then the progress and
-the summary go to standard error. Exits 1 when any scenario fails, 2 on bad
-usage.
+On a terminal, each scenario shows one line, rewritten in place as its
+steps run ("▸ machine_1 on sqlite  step 7/16 expect_count") and replaced by
+its outcome; a failure is printed in full, with the step's error, the diff
+of the rows expected and read, and its lock report. When the output is not
+a terminal (CI logs, pipes), or with --no-progress, every step is printed
+on a line of its own. NO_COLOR turns colours off.
+
+--html writes a self-contained HTML report: the summary, each scenario's
+steps, and every lock report of the run drawn as a timeline (one lane per
+connection, the locks it held as bars). --json - writes the results to
+standard output, and then the progress and the summary go to standard
+error. Exits 1 when any scenario fails, 2 on bad usage.
 
 Flags:
 `
@@ -43,6 +52,7 @@ Examples:
   dbharness run --db all                          on SQLite, PostgreSQL and MySQL
   dbharness run --db postgres --dsn 'postgres://app:secret@db:5432/app?sslmode=disable'
   dbharness run --shard 2/4 --report junit.xml    the second quarter, with a JUnit report
+  dbharness run --db all --html report.html       and an HTML report with the lock timelines
   dbharness run --json - scenarios/machine_1.yaml > results.json
 `
 
@@ -55,6 +65,8 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	junit := fl.String("report", "", "write a JUnit XML report to this file")
 	jsonOut := fl.String("json", "", "write results as JSON to this file (- for standard output)")
 	quiet := fl.Bool("q", false, "print the summary only, not each step")
+	htmlOut := fl.String("html", "", "write a self-contained HTML report, with the lock timelines, to this file")
+	noProgress := fl.Bool("no-progress", false, "print a plain line per step even on a terminal")
 	fl.Usage = func() {
 		fmt.Fprint(stderr, runHelp)
 		fl.PrintDefaults()
@@ -89,10 +101,11 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	progress := stdout
+	progressOut := stdout
 	if *jsonOut == "-" {
-		progress = stderr // keep standard output for the JSON
+		progressOut = stderr // keep standard output for the JSON
 	}
+	prog := newProgress(progressOut, *quiet, *noProgress)
 	ctx := context.Background()
 	var results []harness.Result
 	var times []backendTime
@@ -102,11 +115,11 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 				// As under go test: an unavailable server is skipped,
 				// unless it was asked for by name or is required.
 				if *dbFlag == "all" && !required(b) {
-					fmt.Fprintf(progress, "── %s skipped: %v (%s=%s makes this a failure)\n", b, err, dbtest.EnvRequire, b)
+					prog.note("── %s skipped: %v (%s=%s makes this a failure)\n", b, err, dbtest.EnvRequire, b)
 					times = append(times, backendTime{b: b, skipped: err.Error()})
 					continue
 				}
-				fmt.Fprintf(progress, "── %s unavailable: %v\n", b, err)
+				prog.note("── %s unavailable: %v\n", b, err)
 				for _, sc := range all {
 					results = append(results, harness.Result{Scenario: sc.Name, File: sc.File, Backend: b, Error: err.Error()})
 				}
@@ -115,33 +128,27 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		start := time.Now()
 		for _, sc := range all {
-			if !*quiet {
-				fmt.Fprintf(progress, "── %s on %s\n", sc.Name, b)
-			}
-			var observe harness.Observer
-			if !*quiet {
-				observe = func(_ *harness.Scenario, _ dbtest.Backend, s harness.StepResult) {
-					printStep(progress, s)
-				}
-			}
-			res := harness.RunOn(ctx, b, sc, observe)
-			if !*quiet {
-				for _, n := range res.Notes {
-					fmt.Fprintf(progress, "   note %s\n", indentLines(n, "        "))
-				}
-				if res.Error != "" {
-					fmt.Fprintf(progress, "   FAIL %s\n", indentLines(res.Error, "        "))
-				}
-			}
+			prog.start(sc, b)
+			res := harness.RunOn(ctx, b, sc, prog.step)
+			prog.end(res)
 			results = append(results, res)
 		}
 		times = append(times, backendTime{b: b, wall: time.Since(start)})
 	}
 	if !*quiet {
-		fmt.Fprintln(progress)
+		fmt.Fprintln(progressOut)
 	}
-	harness.WriteSummary(progress, results)
-	writeBackendTimes(progress, results, times)
+	harness.WriteSummary(progressOut, results)
+	writeBackendTimes(progressOut, results, times)
+	if *htmlOut != "" {
+		err := writeFile(*htmlOut, func(w io.Writer) error {
+			return harness.WriteHTML(w, harness.HTMLReport{Title: "dbharness run", Results: results})
+		})
+		if err != nil {
+			fmt.Fprintln(stderr, "dbharness run:", err)
+			return 1
+		}
+	}
 	if *junit != "" {
 		if err := writeFile(*junit, func(w io.Writer) error { return harness.WriteJUnit(w, results) }); err != nil {
 			fmt.Fprintln(stderr, "dbharness run:", err)
