@@ -178,7 +178,19 @@
 //
 // [WriteSummary] prints an aligned table (scenario, backend, result, steps,
 // time) and the failures; [WriteJSON] the results as JSON; [WriteJUnit] JUnit
-// XML, one test suite per backend and one test case per scenario.
+// XML, one test suite per backend and one test case per scenario;
+// [WriteHTML] one self-contained HTML page, with every lock report drawn
+// as a timeline: a lane per connection, a bar per lock it held.
+//
+// A failed expect_rows shows the rows as a diff, (-want +got), aligned in
+// columns:
+//
+//	machine_stock row 2, column qty: got 39, want 40; the rows (-want +got):
+//	   row  sku    qty
+//	   1    "B-1"  15
+//	-  2    "N-1"  40
+//	+  2    "N-1"  39
+//	   … 3 rows equal
 //
 // # Lock-bug reproductions
 //
