@@ -190,6 +190,7 @@
 //	   1    "B-1"  15
 //	-  2    "N-1"  40
 //	+  2    "N-1"  39
+//	   3    "W-1"  120
 //	   … 3 rows equal
 //
 // # Lock-bug reproductions
