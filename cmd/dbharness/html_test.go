@@ -82,3 +82,32 @@ func TestReproHTML(t *testing.T) {
 		t.Errorf("the reproduction is not drawn: %v", c)
 	}
 }
+
+// TestRunMigrationsFlag: --migrations runs scenarios on a schema of one's
+// own: here a dialect subdirectory for SQLite, and a scenario with a
+// fixture file of that schema.
+func TestRunMigrationsFlag(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "migrations", "sqlite"), 0o755)
+	os.WriteFile(filepath.Join(dir, "migrations", "sqlite", "00001_parts.sql"), []byte(
+		"-- +goose Up\nCREATE TABLE parts (id INTEGER PRIMARY KEY, name TEXT NOT NULL, qty INTEGER NOT NULL);\n-- +goose Down\nDROP TABLE parts;\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "parts.yml"), []byte("parts:\n  bolt: {name: bolt, qty: 3}\n  nut: {name: nut, qty: 5}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "parts.yaml"), []byte(`
+name: parts
+fixtures: [parts.yml]
+steps:
+  - expect_count: {table: parts, rows: 2}
+  - sql: {query: "SELECT name, qty FROM parts ORDER BY name", rows: [[bolt, 3], [nut, 5]]}
+`), 0o644)
+	code, out, errs := runArgs(t, "run", "--migrations", filepath.Join(dir, "migrations"), filepath.Join(dir, "parts.yaml"))
+	if code != 0 || !strings.Contains(out, "1 passed, 0 failed") {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	// Without it, the registry schema has no table parts.
+	if code, out, _ := runArgs(t, "run", filepath.Join(dir, "parts.yaml")); code != 1 {
+		t.Errorf("without --migrations: exit %d, want 1\n%s", code, out)
+	}
+	if code, _, errs := runArgs(t, "run", "--migrations", filepath.Join(dir, "nope"), filepath.Join(dir, "parts.yaml")); code != 2 || !strings.Contains(errs, "--migrations") {
+		t.Errorf("a missing directory: exit %d: %s", code, errs)
+	}
+}

@@ -54,6 +54,7 @@ Examples:
   dbharness run --shard 2/4 --report junit.xml    the second quarter, with a JUnit report
   dbharness run --db all --html report.html       and an HTML report with the lock timelines
   dbharness run --json - scenarios/machine_1.yaml > results.json
+  dbharness run --db all --migrations ./migrations testdata/scenarios/*.yaml   your schema, your scenarios
 `
 
 func runCmd(args []string, stdout, stderr io.Writer) int {
@@ -67,6 +68,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	quiet := fl.Bool("q", false, "print the summary only, not each step")
 	htmlOut := fl.String("html", "", "write a self-contained HTML report, with the lock timelines, to this file")
 	noProgress := fl.Bool("no-progress", false, "print a plain line per step even on a terminal")
+	migDir := fl.String("migrations", "", "migrate with the goose migrations of this directory, or of its sqlite/, postgres/ and mysql/ subdirectories, instead of the registry schema")
 	fl.Usage = func() {
 		fmt.Fprint(stderr, runHelp)
 		fl.PrintDefaults()
@@ -88,6 +90,15 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "dbharness run:", err)
 			return 2
 		}
+	}
+	var opts []dbtest.Option
+	if *migDir != "" {
+		o, err := migrationsOption(*migDir)
+		if err != nil {
+			fmt.Fprintln(stderr, "dbharness run:", err)
+			return 2
+		}
+		opts = append(opts, o)
 	}
 	all, err := loadScenarios(fl.Args())
 	if err != nil {
@@ -129,7 +140,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		start := time.Now()
 		for _, sc := range all {
 			prog.start(sc, b)
-			res := harness.RunOn(ctx, b, sc, prog.step)
+			res := harness.RunOn(ctx, b, sc, prog.step, opts...)
 			prog.end(res)
 			results = append(results, res)
 		}
@@ -315,7 +326,17 @@ func loadScenarios(args []string) ([]*harness.Scenario, error) {
 				continue
 			}
 			seen[abs] = true
-			sc, err := harness.ParseFile(os.DirFS(filepath.Dir(abs)), filepath.Base(abs))
+			// Rooted at the working directory when the file is below it,
+			// so that the files a scenario names may be in a directory
+			// beside its own (fixtures: [../fixtures/set.yml]); else at
+			// the scenario's directory.
+			root, name := filepath.Dir(abs), filepath.Base(abs)
+			if cwd, err := os.Getwd(); err == nil {
+				if rel, err := filepath.Rel(cwd, abs); err == nil && filepath.IsLocal(rel) {
+					root, name = cwd, filepath.ToSlash(rel)
+				}
+			}
+			sc, err := harness.ParseFile(os.DirFS(root), name)
 			if err != nil {
 				return nil, err
 			}
@@ -345,4 +366,20 @@ func pickShard(all []*harness.Scenario, spec string) ([]*harness.Scenario, error
 	return out, nil
 }
 
-var _ fs.FS = scenarios.FS
+// migrationsOption migrates with the goose files of dir: those of its
+// subdirectory named after the dialect when there is one, else its own.
+func migrationsOption(dir string) (dbtest.Option, error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("--migrations: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("--migrations %s: not a directory", dir)
+	}
+	return dbtest.WithDialectMigrations(func(dialect string) (fs.FS, error) {
+		if fi, err := os.Stat(filepath.Join(dir, dialect)); err == nil && fi.IsDir() {
+			return os.DirFS(filepath.Join(dir, dialect)), nil
+		}
+		return os.DirFS(dir), nil
+	}), nil
+}
