@@ -165,7 +165,7 @@ var htmlTemplate string
 
 var htmlPage = template.Must(template.New("report").Funcs(template.FuncMap{
 	"f":         func(x float64) string { return fmt.Sprintf("%.1f", x) },
-	"firstLine": func(s string) string { return strings.TrimSuffix(firstLine(s), ":") },
+	"headline":  headline,
 	"lines":     diffLines,
 }).Parse(htmlTemplate))
 
@@ -188,4 +188,14 @@ func diffLines(s string) []diffLine {
 		out = append(out, diffLine{c, line})
 	}
 	return out
+}
+
+// headline is the first line of a failure, without the announcement of
+// what follows it.
+func headline(s string) string {
+	h := firstLine(s)
+	if i := strings.Index(h, "; the rows (-want +got)"); i > 0 {
+		h = h[:i]
+	}
+	return strings.TrimSuffix(h, ":")
 }
