@@ -164,9 +164,9 @@ func reproOutcome(p PatternResult) string {
 var htmlTemplate string
 
 var htmlPage = template.Must(template.New("report").Funcs(template.FuncMap{
-	"f":         func(x float64) string { return fmt.Sprintf("%.1f", x) },
-	"headline":  headline,
-	"lines":     diffLines,
+	"f":        func(x float64) string { return fmt.Sprintf("%.1f", x) },
+	"headline": headline,
+	"lines":    diffLines,
 }).Parse(htmlTemplate))
 
 // diffLine is a line of an error, classed for colour: the headline, the
