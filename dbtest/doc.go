@@ -131,6 +131,10 @@
 //	DBTEST_REQUIRE       backends that must be available (comma separated, or "all")
 //	DBTEST_WAZERO_CACHE  wazero compilation cache directory ("off" disables it)
 //
+// The Testcontainers provider's variables (DBTEST_POSTGRES_IMAGE,
+// DBTEST_MYSQL_IMAGE, DBTEST_DOCKER_NETWORK, ...) are documented with
+// [EnvPostgresImage]; the README has every variable in one table.
+//
 // Passwords in DSNs never appear in dbtest's messages.
 //
 // # Memory
