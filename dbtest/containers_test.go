@@ -302,7 +302,7 @@ func TestNoDockerEngine(t *testing.T) {
 		env          []string
 		want         string
 	}{
-		{"no engine", "a socket that does not exist", []string{"DOCKER_HOST=unix://" + filepath.Join(home, "docker.sock")}, "does not answer"},
+		{"no engine", "a socket that does not exist", []string{"DOCKER_HOST=unix://" + filepath.Join(home, "docker.sock"), EnvContainers + "="}, "does not answer"},
 		{"off", "containers turned off", []string{EnvContainers + "=off"}, EnvContainers + "=off"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
