@@ -166,9 +166,12 @@ func TestNoPasswordInOutput(t *testing.T) {
 	}
 
 	// Test binaries, verbose, so that every t.Log line is in the output:
-	// the scenarios, the harness, and dbtest's lock and cleanup tests.
+	// the scenarios, the harness's connection modes, and dbtest's lock
+	// reports and cleanups (the reproductions ran above).
 	outputs = append(outputs, goTest(t, ctx, env, backends,
-		"-run", "TestScenarios|TestRun|TestRepro|TestLock|TestSelfDeadlock|TestDeadlock|TestEscaped|TestCommitFromInside|TestRawConnection|TestDDL|TestServerDatabasesDropped",
+		"-run", "^(TestScenarios|TestConnectionModes|TestRunHostileCSV|TestExpectedErrorKeepsTheTransaction|"+
+			"TestLockConflictSurfacesFast|TestSelfDeadlockEveryBackend|TestDeadlockReported|TestEscapedWritesReported|"+
+			"TestCommitFromInsideCaught|TestRawConnectionIsSeparate|TestDDLLeavesDatabaseClean|TestServerDatabasesDroppedAfterExit)$",
 		"./scenarios", "./harness", "./dbtest")...)
 
 	files, err := filepath.Glob(filepath.Join(dir, "*"))
