@@ -148,8 +148,8 @@ func TestNoPasswordInOutput(t *testing.T) {
 		runChild("dbharness run --dsn (PostgreSQL, closed port)", 1, []string{"127.0.0.1:1"}, "run", "-q", "--db", "postgres", "--dsn", closed)
 		runChild("dbharness migrate --dsn (PostgreSQL, closed port)", 1, []string{"127.0.0.1:1"}, "migrate", "status", "--dsn", closed)
 		broken := "postgres://" + pwUser + ":" + secret.text + "@127.0.0.1:1/x?sslmode=disable" // # and % unescaped
-		runChild("dbharness run --dsn (PostgreSQL, a URL that does not parse)", 1, nil, "run", "-q", "--db", "postgres", "--dsn", broken)
-		runChild("dbharness fixtures load --dsn (PostgreSQL, a URL that does not parse)", 1, nil, "fixtures", "load", "--dsn", broken, "base")
+		runChild("dbharness run --dsn (PostgreSQL, a URL that does not parse)", 1, []string{"127.0.0.1:1"}, "run", "-q", "--db", "postgres", "--dsn", broken)
+		runChild("dbharness fixtures load --dsn (PostgreSQL, a URL that does not parse)", 1, []string{"127.0.0.1:1"}, "fixtures", "load", "--dsn", broken, "base")
 	}
 	if my, ok := dsns[dbtest.MySQL]; ok {
 		cfg, err := mysql.ParseDSN(my)
