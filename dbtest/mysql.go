@@ -66,7 +66,7 @@ func (mysqlDialect) connector(dsn string) (driver.Connector, error) {
 func (mysqlDialect) dsn(base, db string, lockTimeout time.Duration, app string) (string, error) {
 	cfg, err := mysql.ParseDSN(base)
 	if err != nil {
-		return "", fmt.Errorf("parsing the MySQL DSN: %w", redactErr(err, base))
+		return "", fmt.Errorf("parsing the MySQL DSN %s: %w", redactDSN(base), redactErr(err, base))
 	}
 	if db != "" {
 		cfg.DBName = db

@@ -49,7 +49,7 @@ func (postgresDialect) dsn(base, db string, lockTimeout time.Duration, app strin
 	if strings.HasPrefix(base, "postgres://") || strings.HasPrefix(base, "postgresql://") {
 		u, err := url.Parse(base)
 		if err != nil {
-			return "", fmt.Errorf("parsing the PostgreSQL URL: %w", redactErr(err, base))
+			return "", fmt.Errorf("parsing the PostgreSQL URL %s: %w", redactDSN(base), urlError(err, base))
 		}
 		if db != "" {
 			u.Path = "/" + db

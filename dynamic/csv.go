@@ -14,8 +14,8 @@ import (
 )
 
 // ReadCSV reads CSV (RFC 4180, comma-separated, with a header line) into a
-// frame. A UTF-8 byte order mark is skipped. Header names must be
-// non-empty, valid UTF-8, and distinct even ignoring case.
+// frame. Header names must be non-empty, valid UTF-8, and distinct even
+// ignoring case.
 //
 // Each column's type is inferred from its non-empty cells, unless
 // [WithType] sets it:
@@ -30,13 +30,27 @@ import (
 //   - Text: anything else, including integers too large for 64 bits (no
 //     digit is lost) and any other mix of types.
 //
-// Empty cells are NULL; a column of empty cells only is [Unknown]. Cells
-// that look like spreadsheet formulas (=SUM(A1:A2)) are text, never
-// evaluated.
+// Empty cells are NULL; a column of empty cells only is [Unknown]. Text is
+// kept exactly as written: no space is trimmed, and cells that look like
+// spreadsheet formulas (=SUM(A1:A2), +cmd, @SUM(A1)) are text, never
+// evaluated nor altered.
 //
-// Errors name the line, and the column by its header name where there is
-// one: a row with the wrong number of fields, invalid UTF-8, a malformed
-// quote, a cell that does not fit a forced type.
+// # Hostile input
+//
+// One UTF-8 byte order mark at the very start is skipped. A byte order
+// mark left in a header name (a second one, or one in the middle of a
+// line, as when files are joined) is an error rather than an invisible
+// part of a column's name; in a cell it is text. Input that starts with a
+// UTF-16 byte order mark, or holds invalid UTF-8, is an error naming the
+// line and column. A field longer than [DefaultMaxFieldBytes] (see
+// [WithMaxFieldBytes]) is an error as soon as the limit is passed, so
+// that memory stays bounded whatever the input.
+//
+// Every error about the input is a [*CSVError] naming the line, and the
+// column by its header name where there is one, and wrapping one of the
+// ErrCSV* kinds: a row with the wrong number of fields, invalid UTF-8, a
+// malformed quote, a field too long, a cell that does not fit a forced
+// type.
 func ReadCSV(r io.Reader, opts ...FrameOption) (*Frame, error) {
 	cfg, err := frameConfig(opts)
 	if err != nil {
@@ -45,13 +59,15 @@ func ReadCSV(r io.Reader, opts ...FrameOption) (*Frame, error) {
 	br := bufio.NewReader(r)
 	if bom, err := br.Peek(3); err == nil && string(bom) == "\ufeff" {
 		br.Discard(3)
+	} else if bom, err := br.Peek(2); err == nil && (string(bom) == "\xff\xfe" || string(bom) == "\xfe\xff") {
+		return nil, csvErr(ErrCSVEncoding, 1, -1, nil, "the input starts with a UTF-16 byte order mark: ReadCSV reads UTF-8")
 	}
-	lines := &lineRecorder{r: br, recent: map[int]string{}, line: 1}
+	lines := &lineRecorder{r: br, recent: map[int]string{}, line: 1, maxField: cfg.maxFieldBytes}
 	cr := csv.NewReader(lines)
 	cr.FieldsPerRecord = -1 // checked here, to say more
 	header, err := cr.Read()
 	if err == io.EOF {
-		return nil, errors.New("dynamic: CSV: no header line")
+		return nil, csvErr(ErrCSVHeader, 1, -1, nil, "no header line")
 	}
 	if err != nil {
 		return nil, csvError(err, nil, lines)
@@ -59,11 +75,18 @@ func ReadCSV(r io.Reader, opts ...FrameOption) (*Frame, error) {
 	seen := map[string]int{}
 	for i, h := range header {
 		if err := checkName(h); err != nil {
-			return nil, fmt.Errorf("dynamic: CSV line 1, column %d: %w", i+1, err)
+			kind := ErrCSVHeader
+			if !utf8.ValidString(h) {
+				kind = ErrCSVEncoding
+			}
+			return nil, csvErr(kind, 1, i, nil, "%v", err)
+		}
+		if strings.ContainsRune(h, '\ufeff') {
+			return nil, csvErr(ErrCSVHeader, 1, i, nil, "name %q holds a byte order mark (U+FEFF), which would be an invisible part of the column's name", h)
 		}
 		key := foldKey(h)
 		if j, dup := seen[key]; dup {
-			return nil, fmt.Errorf("dynamic: CSV line 1: columns %d (%q) and %d (%q) have the same name, up to case", j+1, header[j], i+1, h)
+			return nil, csvErr(ErrCSVHeader, 1, -1, nil, "columns %d (%q) and %d (%q) have the same name, up to case", j+1, header[j], i+1, h)
 		}
 		seen[key] = i
 	}
@@ -82,11 +105,14 @@ func ReadCSV(r io.Reader, opts ...FrameOption) (*Frame, error) {
 		}
 		line, _ := cr.FieldPos(0)
 		if len(rec) != len(header) {
-			return nil, fmt.Errorf("dynamic: CSV line %d: %d fields, but the header has %d", line, len(rec), len(header))
+			return nil, csvErr(ErrCSVFieldCount, line, -1, nil, "%d fields, but the header has %d", len(rec), len(header))
 		}
 		for i, v := range rec {
 			if !utf8.ValidString(v) {
-				return nil, fmt.Errorf("dynamic: CSV line %d, column %q: invalid UTF-8", line, header[i])
+				fl, fc := cr.FieldPos(i)
+				e := csvErr(ErrCSVEncoding, fl, i, header, "invalid UTF-8")
+				e.Line, e.Char = lines.place(fl, fc, v, invalidUTF8At(v))
+				return nil, e
 			}
 			cells[i] = append(cells[i], v)
 		}
@@ -105,7 +131,7 @@ func ReadCSV(r io.Reader, opts ...FrameOption) (*Frame, error) {
 			}
 			v, err := parseCell(s, t)
 			if err != nil {
-				return nil, fmt.Errorf("dynamic: CSV line %d, column %q: %w", recLines[r], name, err)
+				return nil, csvErr(ErrCSVValue, recLines[r], i, header, "%v", err)
 			}
 			values[r] = v
 		}
@@ -114,40 +140,99 @@ func ReadCSV(r io.Reader, opts ...FrameOption) (*Frame, error) {
 	return NewFrame(cols...)
 }
 
-// csvError names the line of malformed CSV and, when the lines are still
-// at hand, the column (by its header name) and the character.
+// place returns the line and character (1-based) of byte off of field
+// value v, which begins at character col of line.
+func (l *lineRecorder) place(line, col int, v string, off int) (int, int) {
+	if text, ok := l.recent[line]; ok && col-1 < len(text) && text[col-1] == '"' {
+		col++ // the opening quote
+	}
+	if nl := strings.LastIndexByte(v[:off], '\n'); nl >= 0 {
+		return line + strings.Count(v[:off], "\n"), off - nl
+	}
+	return line, col + off
+}
+
+// invalidUTF8At returns the 0-based byte offset of the first invalid
+// UTF-8 sequence in s.
+func invalidUTF8At(s string) int {
+	for i, r := range s {
+		if r == utf8.RuneError {
+			if _, size := utf8.DecodeRuneInString(s[i:]); size <= 1 {
+				return i
+			}
+		}
+	}
+	return 0
+}
+
+// csvError turns an error of encoding/csv, or of the lineRecorder under
+// it, into a *CSVError naming the line and, when the lines are still at
+// hand, the column (by its header name) and the character.
 func csvError(err error, header []string, lines *lineRecorder) error {
+	var ce *CSVError
+	if errors.As(err, &ce) {
+		if ce.Field > 0 && ce.Field <= len(header) {
+			ce.Column = header[ce.Field-1]
+		}
+		return ce
+	}
 	var pe *csv.ParseError
 	if !errors.As(err, &pe) {
 		return fmt.Errorf("dynamic: CSV: %w", err)
 	}
-	where := fmt.Sprintf("line %d", pe.Line)
+	e := &CSVError{Line: pe.Line, Char: pe.Column, Msg: pe.Err.Error(), Err: ErrCSVSyntax}
 	if field, ok := lines.field(pe.StartLine, pe.Line, pe.Column); ok {
+		e.Field = field + 1
 		if field < len(header) {
-			where += fmt.Sprintf(", column %q", header[field])
-		} else {
-			where += fmt.Sprintf(", field %d", field+1)
+			e.Column = header[field]
 		}
 	}
-	return fmt.Errorf("dynamic: CSV %s (character %d): %v", where, pe.Column, pe.Err)
+	return e
 }
 
 // lineRecorder passes its reader's bytes on and keeps the most recent
-// lines, so that a CSV error can be placed in its field.
+// lines, so that a CSV error can be placed in its field. It follows the
+// fields as encoding/csv will read them, and fails as soon as one grows
+// past maxField bytes: encoding/csv would hold the whole of it in memory.
 type lineRecorder struct {
 	r      io.Reader
 	recent map[int]string // line number (1-based) to its text, without "\n"
 	line   int            // the line being read
 	cur    []byte
+
+	maxField int       // the longest field allowed, in bytes
+	state    scanState // where the scan is in the current field
+	fieldAt  int       // 0-based field of the current record
+	fieldLen int       // bytes of the current field so far
+	err      error     // a field too long, once found
 }
+
+// scanState is the state of lineRecorder's scan of the fields.
+type scanState int
+
+const (
+	atFieldStart scanState = iota
+	inBareField
+	inQuotes
+	afterQuote // a quote inside quotes: the end of the field, or the first of two
+)
 
 // keepLines bounds how many lines a lineRecorder keeps: a record that
 // spans more lines is placed by line and character only.
 const keepLines = 64
 
 func (l *lineRecorder) Read(p []byte) (int, error) {
+	if l.err != nil {
+		return 0, l.err
+	}
 	n, err := l.r.Read(p)
-	for _, b := range p[:n] {
+	for i, b := range p[:n] {
+		if l.scan(b) {
+			l.err = csvErr(ErrCSVFieldTooLong, l.line, l.fieldAt, nil,
+				"a field longer than %d bytes (WithMaxFieldBytes sets the limit)", l.maxField)
+			l.recent[l.line] = string(l.cur)
+			return i, l.err
+		}
 		if b != '\n' {
 			l.cur = append(l.cur, b)
 			continue
@@ -161,6 +246,41 @@ func (l *lineRecorder) Read(p []byte) (int, error) {
 		l.recent[l.line] = string(l.cur)
 	}
 	return n, err
+}
+
+// scan moves the field scan past byte b, as encoding/csv reads fields
+// (comma separator, no comments, quotes as RFC 4180), and reports whether
+// the current field has grown past the limit.
+func (l *lineRecorder) scan(b byte) bool {
+	next := func() { l.fieldAt, l.fieldLen, l.state = l.fieldAt+1, 0, atFieldStart }
+	end := func() { l.fieldAt, l.fieldLen, l.state = 0, 0, atFieldStart }
+	switch l.state {
+	case atFieldStart, inBareField, afterQuote:
+		switch {
+		case b == ',':
+			next()
+			return false
+		case b == '\n':
+			end()
+			return false
+		case b == '"' && l.state == atFieldStart:
+			l.state = inQuotes
+			return false
+		case b == '"' && l.state == afterQuote:
+			l.state = inQuotes // a doubled quote: one quote of text
+		case b == '\r':
+			return false // of "\r\n", or dropped by encoding/csv
+		default:
+			l.state = inBareField
+		}
+	case inQuotes:
+		if b == '"' {
+			l.state = afterQuote
+			return false
+		}
+	}
+	l.fieldLen++
+	return l.maxField > 0 && l.fieldLen > l.maxField
 }
 
 // field returns the 0-based index of the field in which the byte at

@@ -83,10 +83,10 @@ func TestReadCSVErrors(t *testing.T) {
 		{"a row with too many fields", "a,b\n1,2,3\n", "line 2: 3 fields, but the header has 2", nil},
 		{"duplicate header names, up to case", "a,A\n1,2\n", `columns 1 ("a") and 2 ("A") have the same name`, nil},
 		{"exact duplicate header names", "x,y,x\n1,2,3\n", `columns 1 ("x") and 3 ("x")`, nil},
-		{"empty header name", "a,\n1,2\n", "line 1, column 2: empty identifier", nil},
-		{"header that is not UTF-8", "a\xff\n1\n", "line 1, column 1: identifier \"a\\xff\" is not valid UTF-8", nil},
+		{"empty header name", "a,\n1,2\n", "line 1, field 2: empty identifier", nil},
+		{"header that is not UTF-8", "a\xff\n1\n", "line 1, field 1: identifier \"a\\xff\" is not valid UTF-8", nil},
 		{"reserved header name", "_row_id\n1\n", "reserved", nil},
-		{"a cell that is not UTF-8 names line and column", "a,b\n1,\xff\n", `line 2, column "b": invalid UTF-8`, nil},
+		{"a cell that is not UTF-8 names line and column", "a,b\n1,\xff\n", `line 2, column "b" (character 3): invalid UTF-8`, nil},
 		{"a cell that does not fit a forced type", "a\n1\nx\n", `line 3, column "a": "x" is not a 64-bit integer`,
 			[]dynamic.FrameOption{dynamic.WithType("a", dynamic.Integer)}},
 		{"line numbers count the lines of quoted fields", "a,b\n\"multi\nline\",1\n2,x\n", `line 4, column "b": "x" is not a number`,
@@ -149,10 +149,12 @@ func writeCSV(f *dynamic.Frame) []byte {
 }
 
 // FuzzReadCSV: whatever ReadCSV accepts is a valid frame, and writing it
-// back as CSV and reading that with the same types gives the same frame.
+// back as CSV and reading that with the same types gives the same frame;
+// checkReadCSV checks the inferred types and the errors.
 func FuzzReadCSV(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in string) {
 		fr, err := dynamic.ReadCSV(strings.NewReader(in))
+		checkReadCSV(t, in, fr, err)
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "dynamic: ") {
 				t.Fatalf("error without the dynamic: prefix: %v", err)

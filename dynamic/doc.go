@@ -173,6 +173,16 @@
 // follow the database's own case rules: distinct on PostgreSQL, one on
 // SQLite, as lower_case_table_names says on MySQL.
 //
+// # Hostile CSV
+//
+// [ReadCSV] keeps memory bounded and errors precise whatever its input: a
+// field over [DefaultMaxFieldBytes] ([WithMaxFieldBytes] changes it) is
+// refused as soon as the limit is passed; input that is not UTF-8 (a
+// UTF-16 byte order mark, invalid bytes), ragged rows, malformed quotes
+// and a byte order mark left inside a header name are refused with a
+// [*CSVError] naming the line and the column, of one of the ErrCSV* kinds.
+// Cells that look like spreadsheet formulas are kept as text, exactly.
+//
 // # Reading back
 //
 // [Read] returns a table as a frame: columns in the table's order, without

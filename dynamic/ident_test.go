@@ -12,6 +12,7 @@ import (
 	_ "github.com/ncruces/go-sqlite3/embed"
 	_ "github.com/ncruces/go-sqlite3/vfs/memdb"
 
+	"github.com/easyautoml/dbharness/dbtest"
 	"github.com/easyautoml/dbharness/dynamic"
 )
 
@@ -58,15 +59,24 @@ func TestQuoteIdent(t *testing.T) {
 }
 
 // openMemSQLite opens a private in-memory SQLite database (memdb VFS) on
-// one connection.
+// one connection, connected already. SQLite is compiled through dbtest's
+// compilation cache: a fuzzing worker's first input would otherwise wait
+// for the compiler, in an instrumented binary, past the fuzzer's 10-second
+// limit on an input.
 func openMemSQLite(tb testing.TB) *sql.DB {
 	tb.Helper()
+	if _, err := dbtest.InitSQLite(); err != nil {
+		tb.Fatal(err)
+	}
 	db, err := sql.Open("sqlite3", fmt.Sprintf("file:/%s_%d?vfs=memdb", strings.ReplaceAll(tb.Name(), "/", "_"), memSeq.Add(1)))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	db.SetMaxOpenConns(1)
 	tb.Cleanup(func() { db.Close() })
+	if err := db.Ping(); err != nil {
+		tb.Fatal(err)
+	}
 	return db
 }
 

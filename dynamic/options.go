@@ -13,11 +13,13 @@ type FrameOption struct {
 }
 
 type frameOpts struct {
-	types map[string]Type
+	types         map[string]Type
+	maxFieldBytes int
+	maxFieldSet   bool
 }
 
 func frameConfig(opts []FrameOption) (*frameOpts, error) {
-	c := &frameOpts{types: map[string]Type{}}
+	c := &frameOpts{types: map[string]Type{}, maxFieldBytes: DefaultMaxFieldBytes}
 	for _, o := range opts {
 		if o.apply == nil {
 			return nil, errors.New("dynamic: zero FrameOption")
@@ -59,6 +61,30 @@ func WithType(name string, t Type) FrameOption {
 			return fmt.Errorf("dynamic: WithType(%q) given twice", name)
 		}
 		c.types[name] = t
+		return nil
+	}}
+}
+
+// DefaultMaxFieldBytes is the longest CSV field [ReadCSV] accepts unless
+// [WithMaxFieldBytes] says otherwise: 16 MiB, the default max_allowed_packet
+// of MariaDB, which could not take a larger value in one statement anyway.
+const DefaultMaxFieldBytes = 16 << 20
+
+// WithMaxFieldBytes sets the longest field, in bytes, that [ReadCSV]
+// accepts (quotes not counted); a longer one is a [*CSVError] of kind
+// [ErrCSVFieldTooLong], given as soon as the limit is passed, before the
+// rest of the field is read. n must be at least 1, and the option given
+// once. It bounds the memory a single field takes; [FromRows] and
+// [FromRecords], whose values are already in memory, ignore it.
+func WithMaxFieldBytes(n int) FrameOption {
+	return FrameOption{func(c *frameOpts) error {
+		if n < 1 {
+			return fmt.Errorf("dynamic: WithMaxFieldBytes(%d): want at least 1", n)
+		}
+		if c.maxFieldSet {
+			return errors.New("dynamic: WithMaxFieldBytes given twice")
+		}
+		c.maxFieldBytes, c.maxFieldSet = n, true
 		return nil
 	}}
 }

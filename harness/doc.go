@@ -153,7 +153,15 @@
 // fields written level with the step's kind instead of under it, a name
 // created twice, YAML anchors and aliases (refused) and YAML syntax errors
 // are all reported this way. Unknown steps and fields suggest the closest
-// known name.
+// known name. Each error wraps its kind, for errors.Is: [ErrSyntax],
+// [ErrAlias], [ErrUnknownStep], [ErrUnknownField] or [ErrInvalid]; an
+// error in a file the scenario names wraps that file's error instead (a
+// fixture set's *fixtures.Error, a CSV file's *dynamic.CSVError).
+//
+// Anchors and aliases are refused before anything follows them, so that a
+// few lines of aliases to aliases (an alias bomb) cost no more than their
+// text. Files named by a scenario are read from the scenario's own file
+// system only: a path that climbs out of it is an error.
 //
 // # Running
 //

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -44,15 +45,43 @@ type Step struct {
 	sc     *Scenario
 }
 
+// The kinds of errors in scenario files. Every *[Error] of [Parse] and
+// [ParseFile] wraps one of them, or the error of a file the scenario
+// names (a fixture set's [*fixtures.Error], say), so that
+// errors.Is(err, harness.ErrUnknownStep) holds for a misspelt step.
+var (
+	// ErrSyntax: the file is not YAML, as the YAML parser reads it.
+	ErrSyntax = errors.New("harness: malformed YAML")
+	// ErrAlias: the file uses a YAML anchor or alias.
+	ErrAlias = errors.New("harness: YAML anchors and aliases are not allowed")
+	// ErrUnknownStep: a step of a kind that does not exist.
+	ErrUnknownStep = errors.New("harness: unknown step")
+	// ErrUnknownField: a field a step, or a scenario, does not have.
+	ErrUnknownField = errors.New("harness: unknown field")
+	// ErrInvalid: any other mistake: a missing or mistyped field, a
+	// reference to something no earlier step created, and the like.
+	ErrInvalid = errors.New("harness: invalid scenario")
+)
+
 // Error is an error in a scenario file: it names the file, the line and
-// the step.
+// the step, and the field when the error is in one.
 type Error struct {
 	File   string
 	Line   int
 	Column int
 	Step   int    // 0 when not in a step
 	Kind   string // the step's kind
+	Field  string // the field at fault, for unknown fields
 	Msg    string
+	Err    error // one of the Err* kinds, or the error of a file the scenario names
+}
+
+// Unwrap returns the kind of the error ([ErrInvalid] when none is set).
+func (e *Error) Unwrap() error {
+	if e.Err == nil {
+		return ErrInvalid
+	}
+	return e.Err
 }
 
 // Error formats the error as "harness: file:line:column: step N (kind):
@@ -107,13 +136,15 @@ func (sc *Scenario) checkFiles() error {
 		}
 		if _, err := fixtures.ParseFS(sc.fsys, sc.file(name)); err != nil {
 			n := sc.fixtureAt[i]
-			return &Error{File: sc.File, Line: n.Line, Column: n.Column, Msg: fmt.Sprintf("fixture set %q: %v", name, err)}
+			return &Error{File: sc.File, Line: n.Line, Column: n.Column, Msg: fmt.Sprintf("fixture set %q: %v", name, err), Err: err}
 		}
 	}
 	for _, st := range sc.Steps {
 		if n := st.fields["csv"]; n != nil {
 			if _, err := fs.Stat(sc.fsys, sc.file(n.Value)); err != nil {
-				return st.errf(n, "field \"csv\": %v", err)
+				e := st.errf(n, "field \"csv\": %v", err)
+				e.Err = err
+				return e
 			}
 		}
 	}
@@ -153,7 +184,7 @@ func Parse(file string, data []byte) (*Scenario, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil && err != io.EOF {
-		return nil, syntaxError(file, err)
+		return nil, syntaxError(file, data, err)
 	}
 	fail := func(n *yaml.Node, format string, args ...any) error {
 		return &Error{File: file, Line: n.Line, Column: n.Column, Msg: fmt.Sprintf(format, args...)}
@@ -164,7 +195,7 @@ func Parse(file string, data []byte) (*Scenario, error) {
 	var next yaml.Node
 	if err := dec.Decode(&next); err != io.EOF {
 		if err != nil {
-			return nil, syntaxError(file, err)
+			return nil, syntaxError(file, data, err)
 		}
 		return nil, fail(&next, "a second YAML document: a scenario file holds one")
 	}
@@ -207,7 +238,9 @@ func Parse(file string, data []byte) (*Scenario, error) {
 		case "steps":
 			stepsNode = v
 		default:
-			return nil, fail(k, "unknown key %q (want name, description, fixtures, steps)", k.Value)
+			e := fail(k, "unknown key %q (want name, description, fixtures, steps)", k.Value).(*Error)
+			e.Field, e.Err = k.Value, ErrUnknownField
+			return nil, e
 		}
 	}
 	if sc.Name == "" {
@@ -231,7 +264,9 @@ func Parse(file string, data []byte) (*Scenario, error) {
 		st.Kind, st.at = k.Value, k
 		spec, ok := steps[st.Kind]
 		if !ok {
-			return nil, st.errf(k, "unknown step %q%s (want one of %s)", st.Kind, didYouMean(st.Kind, stepKinds()), strings.Join(stepKinds(), ", "))
+			e := st.errf(k, "unknown step %q%s (want one of %s)", st.Kind, didYouMean(st.Kind, stepKinds()), strings.Join(stepKinds(), ", "))
+			e.Err = ErrUnknownStep
+			return nil, e
 		}
 		if len(sn.Content) > 2 {
 			// The usual slip: fields written level with the kind
@@ -282,7 +317,7 @@ func Parse(file string, data []byte) (*Scenario, error) {
 
 func noAliases(file string, n *yaml.Node) error {
 	if n.Kind == yaml.AliasNode || n.Anchor != "" {
-		return &Error{File: file, Line: n.Line, Column: n.Column, Msg: "YAML anchors and aliases are not allowed in scenarios"}
+		return &Error{File: file, Line: n.Line, Column: n.Column, Msg: "YAML anchors and aliases are not allowed in scenarios", Err: ErrAlias}
 	}
 	for _, c := range n.Content {
 		if err := noAliases(file, c); err != nil {
@@ -369,7 +404,9 @@ func (spec stepSpec) check(st *Step, n names) error {
 			for _, f := range spec.fields {
 				want = append(want, f.name)
 			}
-			return st.errf(st.keys[name], "unknown field %q%s (want %s)", name, didYouMean(name, want), strings.Join(want, ", "))
+			e := st.errf(st.keys[name], "unknown field %q%s (want %s)", name, didYouMean(name, want), strings.Join(want, ", "))
+			e.Field, e.Err = name, ErrUnknownField
+			return e
 		}
 		if err := checkKind(node, f.kind); err != nil {
 			return st.errf(node, "field %q: want %s", name, kindNames[f.kind])
@@ -520,16 +557,26 @@ func (s *Step) decode(name string, v any) error {
 // file resolves a path named by the scenario, relative to its file.
 func (sc *Scenario) file(name string) string { return path.Join(path.Dir(sc.File), name) }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+var (
+	yamlLine      = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+	unknownAnchor = regexp.MustCompile(`unknown anchor '([^']*)' referenced`)
+)
 
 // syntaxError turns the YAML parser's error into an *Error naming the
 // file and line. The parser names the line where the construct it could
-// not finish began, which may be a line or two before the mistake.
-func syntaxError(file string, err error) error {
-	e := &Error{File: file, Line: 1, Msg: "YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+// not finish began, which may be a line or two before the mistake. It
+// names no line for an alias of an anchor it has not seen: the alias's
+// first occurrence in data is given instead.
+func syntaxError(file string, data []byte, err error) error {
+	e := &Error{File: file, Line: 1, Msg: "YAML: " + strings.TrimPrefix(err.Error(), "yaml: "), Err: ErrSyntax}
 	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 		e.Line, _ = strconv.Atoi(m[1])
 		e.Msg = "YAML: " + m[2]
+	} else if m := unknownAnchor.FindStringSubmatch(err.Error()); m != nil {
+		if i := bytes.Index(data, []byte("*"+m[1])); i >= 0 {
+			e.Line = 1 + bytes.Count(data[:i], []byte("\n"))
+			e.Column = i - bytes.LastIndexByte(data[:i], '\n')
+		}
 	}
 	return e
 }

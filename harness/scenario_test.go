@@ -173,6 +173,18 @@ func FuzzParse(f *testing.F) {
 			if !errors.As(err, &he) || he.File != "fuzz.yaml" || he.Line < 1 {
 				t.Fatalf("error %q is not a *harness.Error naming the file and a line", err)
 			}
+			kinds := 0
+			for _, k := range []error{harness.ErrSyntax, harness.ErrAlias, harness.ErrUnknownStep, harness.ErrUnknownField, harness.ErrInvalid} {
+				if errors.Is(err, k) {
+					kinds++
+				}
+			}
+			if kinds != 1 {
+				t.Fatalf("error %q is of %d kinds, want 1", err, kinds)
+			}
+			if he.Field != "" && !errors.Is(err, harness.ErrUnknownField) {
+				t.Fatalf("error %q names field %q but is no unknown field", err, he.Field)
+			}
 			return
 		}
 		if sc.Name == "" || len(sc.Steps) == 0 {

@@ -342,7 +342,11 @@ func (r *run) frame(s *Step) (*dynamic.Frame, error) {
 		if rerr != nil {
 			return nil, s.errf(s.fields["csv"], "%v", rerr)
 		}
-		f, err = dynamic.ReadCSV(bytes.NewReader(data), opts...)
+		if f, err = dynamic.ReadCSV(bytes.NewReader(data), opts...); err != nil {
+			e := s.errf(s.fields["csv"], "CSV file %s: %v", r.sc.file(s.str("csv")), err)
+			e.Err = err
+			return nil, e
+		}
 	default:
 		// An inline table reads like a CSV file, so that its types are
 		// inferred the same way: "2024-01-15 09:00:00" is a timestamp.

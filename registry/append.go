@@ -21,10 +21,12 @@ const appendLockTTL = 5 * time.Minute
 // handle; q is where the rows go: the same handle (the platform's fix), or
 // a separate connection (its bug, on purpose).
 //
+// The user must be allowed to see the machine (see [Repo.GetMachineForUser]):
+// otherwise the answer is [ErrNotFound], and nothing is locked or written.
 // A lock held by someone else gives a *LockHeldError at once, before any
 // row is written.
 func (r *Repo) AppendToMachine(ctx context.Context, q dynamic.Querier, machineID, userID int64, f *dynamic.Frame, opts ...dynamic.Option) (dynamic.Result, error) {
-	m, err := r.GetMachine(ctx, machineID)
+	m, err := r.GetMachineForUser(ctx, userID, machineID)
 	if err != nil {
 		return dynamic.Result{}, err
 	}

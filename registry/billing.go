@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"fmt"
 )
 
 const billingCols = "id, operation_id, user_id, machine_id, cost_cents, currency, created_at"
@@ -28,7 +29,10 @@ func checkCurrency(c string) error {
 // RecordOperation stores a billable operation and its billing: costCents
 // (not negative) in currency (an ISO 4217 code such as "USD"), charged to
 // the operation's user and machine. Both rows are written in one
-// transaction when the repository's handle can begin one.
+// transaction when the repository's handle can begin one. When the
+// operation names a machine, its user must be allowed to see it (see
+// [Repo.GetMachineForUser]): otherwise the answer is [ErrNotFound], and
+// nothing is written.
 func (r *Repo) RecordOperation(ctx context.Context, op Operation, costCents int64, currency string) (Operation, Billing, error) {
 	if err := checkID("operation: user", op.UserID); err != nil {
 		return Operation{}, Billing{}, err
@@ -47,6 +51,11 @@ func (r *Repo) RecordOperation(ctx context.Context, op Operation, costCents int6
 	}
 	var b Billing
 	err := r.inTx(ctx, func(r *Repo) error {
+		if op.MachineID != nil {
+			if _, err := r.GetMachineForUser(ctx, op.UserID, *op.MachineID); err != nil {
+				return fmt.Errorf("registry: user %d: record %q operation: %w", op.UserID, op.Kind, err)
+			}
+		}
 		now := r.now()
 		id, err := r.insert(ctx,
 			"INSERT INTO operations (user_id, machine_id, kind, created_at) VALUES (?, ?, ?, ?)",

@@ -23,10 +23,15 @@
 // # Access scoping
 //
 // A user sees the machines they own and the machines of the teams they are
-// a member of. [Repo.GetMachineForUser] and [Repo.ListMachinesForUser]
-// apply that rule in SQL; anything outside it answers [ErrNotFound], the
-// same as a machine that does not exist, so that ids do not leak.
-// [Repo.GetMachine] is unscoped, for code that acts for the platform.
+// a member of; being staff grants nothing more. [Repo.GetMachineForUser]
+// and [Repo.ListMachinesForUser] apply that rule in SQL, and every
+// operation a user does on a machine applies it before it writes:
+// [Repo.AppendToMachine], [Repo.RecordOperation] (when it names a
+// machine), [Repo.EnqueueWork] and [Repo.DeleteMachineForUser]. Anything
+// outside the rule answers [ErrNotFound], the same as a machine that does
+// not exist, so that ids do not leak, and writes nothing.
+// [Repo.GetMachine] and [Repo.DeleteMachine] are unscoped, for code that
+// acts for the platform.
 //
 // # Table locks
 //

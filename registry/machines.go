@@ -130,9 +130,27 @@ var machineRows = []string{
 // limit cannot exist under that name and is not looked for (PostgreSQL
 // would truncate the name and could find another table).
 func (r *Repo) DeleteMachine(ctx context.Context, id int64) error {
+	return r.deleteMachine(ctx, id, nil)
+}
+
+// DeleteMachineForUser is [Repo.DeleteMachine] on behalf of a user: the
+// machine goes only if the user may see it (see [Repo.GetMachineForUser]);
+// otherwise the answer is [ErrNotFound] and nothing is deleted.
+func (r *Repo) DeleteMachineForUser(ctx context.Context, userID, machineID int64) error {
+	return r.deleteMachine(ctx, machineID, &userID)
+}
+
+// deleteMachine deletes machine id, when user (if not nil) may see it.
+func (r *Repo) deleteMachine(ctx context.Context, id int64, user *int64) error {
 	var table string
 	err := r.inTx(ctx, func(r *Repo) error {
-		m, err := r.GetMachine(ctx, id)
+		var m Machine
+		var err error
+		if user != nil {
+			m, err = r.GetMachineForUser(ctx, *user, id)
+		} else {
+			m, err = r.GetMachine(ctx, id)
+		}
 		if err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 )
 
 const workCols = "id, machine_id, user_id, kind, status, error, queued_at, started_at, finished_at, created_at, updated_at"
@@ -16,7 +17,9 @@ func scanWork(s rowScanner) (Work, error) {
 }
 
 // EnqueueWork stores a new work item, queued now. Kind is required; the
-// status, error and timestamps given are ignored.
+// status, error and timestamps given are ignored. The work's user must be
+// allowed to see its machine (see [Repo.GetMachineForUser]): otherwise the
+// answer is [ErrNotFound], and nothing is written.
 func (r *Repo) EnqueueWork(ctx context.Context, w Work) (Work, error) {
 	if err := checkID("work: machine", w.MachineID); err != nil {
 		return Work{}, err
@@ -26,6 +29,9 @@ func (r *Repo) EnqueueWork(ctx context.Context, w Work) (Work, error) {
 	}
 	if err := checkText("work: kind", w.Kind, 64); err != nil {
 		return Work{}, err
+	}
+	if _, err := r.GetMachineForUser(ctx, w.UserID, w.MachineID); err != nil {
+		return Work{}, fmt.Errorf("registry: user %d: enqueue %q work: %w", w.UserID, w.Kind, err)
 	}
 	now := r.now()
 	id, err := r.insert(ctx,

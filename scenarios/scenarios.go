@@ -14,6 +14,8 @@
 //	                                          scoping, deletion with its data table
 //	lock_bug_second_connection                the platform's lock bug (a second connection)
 //	                                          and its fix (a pool sharing the transaction)
+//	hostile_names                             column names from a CSV file that try to run
+//	                                          SQL are plain names; users keeps its rows
 //
 // # Running them
 //
@@ -32,7 +34,7 @@ package scenarios
 
 import "embed"
 
-// FS holds the scenario files (*.yaml) and the files they name.
+// FS holds the scenario files (*.yaml) and the files they name (*.csv).
 //
-//go:embed *.yaml
+//go:embed *.yaml *.csv
 var FS embed.FS
