@@ -12,6 +12,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // serverDialect is what differs between PostgreSQL and MySQL when dbtest
@@ -191,16 +194,37 @@ func (p *serverProvider) ctlExecLocked(ctx context.Context, query string) error 
 	}
 	ctl, cerr := p.admin.Conn(ctx)
 	if cerr != nil {
-		return fmt.Errorf("%w (reconnecting: %v)", err, redactErr(cerr, p.base))
+		return fmt.Errorf("%w; reconnecting: %w", err, redactErr(cerr, p.base))
 	}
 	if cerr := p.d.claim(ctx, ctl, p.token); cerr != nil {
 		ctl.Close()
-		return fmt.Errorf("%w (reconnecting: %v)", err, cerr)
+		return fmt.Errorf("%w; reconnecting: %w", err, cerr)
 	}
 	p.ctl.Close()
 	p.ctl = ctl
 	_, err = p.ctl.ExecContext(ctx, query)
 	return err
+}
+
+// reclaim makes sure that the control connection, and with it this
+// process's claim on its databases, survived: a server restart cuts it,
+// and until it is back another process takes this one's databases for
+// abandoned.
+func (p *serverProvider) reclaim(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ctl == nil {
+		return nil
+	}
+	return p.ctlExecLocked(ctx, "SELECT 1")
+}
+
+// databaseGone reports whether err says that the database a connection
+// was opened to does not exist.
+func databaseGone(err error) bool {
+	var pe *pgconn.PgError
+	var me *mysql.MySQLError
+	return errors.As(err, &pe) && pe.Code == "3D000" || errors.As(err, &me) && me.Number == 1049
 }
 
 // connectionLost reports whether err says the connection is unusable.
