@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/easyautoml/dbharness/dbtest"
-	"github.com/easyautoml/dbharness/internal/leakcheck"
 	"github.com/easyautoml/dbharness/harness"
+	"github.com/easyautoml/dbharness/internal/leakcheck"
 )
 
 // TestMain checks, after the tests, that no goroutine and no server

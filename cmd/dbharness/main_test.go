@@ -13,8 +13,8 @@ import (
 	"testing"
 
 	"github.com/easyautoml/dbharness/dbtest"
-	"github.com/easyautoml/dbharness/internal/leakcheck"
 	"github.com/easyautoml/dbharness/harness"
+	"github.com/easyautoml/dbharness/internal/leakcheck"
 	"github.com/easyautoml/dbharness/scenarios"
 )
 
