@@ -284,6 +284,9 @@ func (db *DB) Release(ctx context.Context) error {
 		if s.logf != nil {
 			s.logf("dbtest: %s: rolling back the test's transaction: %v (the connection is discarded; the server rolls back on its own)", db.backend, err)
 		}
+	} else if !stillOpen && s.ended != "" {
+		// Rolled back by the database, and nothing ran after it.
+		stillOpen = true
 	} else if !stillOpen {
 		clean = false
 		p := "the test's transaction was no longer open at cleanup: something committed or rolled it back, and what the test wrote until then escaped the rollback"
