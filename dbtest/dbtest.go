@@ -318,6 +318,10 @@ func (db *DB) Release(ctx context.Context) error {
 // test's database: the rollback did not undo them.
 func (db *DB) escapedWrites(ctx context.Context, committed bool) string {
 	sl := db.slot
+	if db.backend == SQLite && sqliteFileMoved(sl.conn) {
+		return fmt.Sprintf("the database file %s was removed or replaced during the test; "+
+			"what the test wrote since went to a file that nobody can open again", sl.name)
+	}
 	changed := committed
 	switch db.backend {
 	case SQLite:
