@@ -28,6 +28,11 @@ type serverDialect interface {
 	dsn(base, db string, lockTimeout time.Duration, app string) (string, error)
 	createSQL(db string) string
 	dropSQL(db string) string
+	// endSessions ends the sessions still on database db before it is
+	// dropped, where dropSQL does not: a statement that outlived its
+	// client (a cancelled context closes the connection, not the
+	// statement) holds locks that make the drop wait.
+	endSessions(ctx context.Context, q sessionQuerier, db string)
 	// listSQL lists the databases whose names start with "dbtest_".
 	listSQL() string
 	// claim marks token as alive for as long as conn stays open.
@@ -44,6 +49,12 @@ type serverDialect interface {
 	lockError(err error) (deadlock, lock bool)
 	// deadlockDetail returns the server's account of a deadlock.
 	deadlockDetail(err error, admin *sql.DB) string
+}
+
+// sessionQuerier is a *sql.Conn or a *sql.DB.
+type sessionQuerier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
 // unavailableError says that a backend cannot be used here; Open skips the
@@ -178,6 +189,7 @@ func (p *serverProvider) dropDatabase(ctx context.Context, name string) error {
 	if p.ctl == nil {
 		return nil
 	}
+	p.d.endSessions(ctx, p.ctl, name)
 	if err := p.ctlExecLocked(ctx, p.d.dropSQL(name)); err != nil {
 		return fmt.Errorf("dbtest: %s: dropping database %s: %w", p.b, name, err)
 	}
@@ -267,6 +279,7 @@ func (p *serverProvider) sweep(ctx context.Context) {
 			continue
 		}
 		for _, n := range names {
+			p.d.endSessions(ctx, p.ctl, n)
 			p.ctl.ExecContext(ctx, p.d.dropSQL(n))
 		}
 	}
@@ -317,6 +330,7 @@ func dropToken(ctx context.Context, b Backend, base, token string) error {
 	rows.Close()
 	var errs []error
 	for _, n := range names {
+		d.endSessions(ctx, db, n)
 		_, err := db.ExecContext(ctx, d.dropSQL(n))
 		errs = append(errs, err)
 	}
