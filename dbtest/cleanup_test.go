@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -34,8 +35,11 @@ func TestHelperChild(t *testing.T) {
 		fmt.Println("DB", b, db.DatabaseName())
 	}
 	os.Stdout.Sync()
-	if mode == "kill" {
+	switch mode {
+	case "kill":
 		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	case "wait": // until the parent kills it
+		io.Copy(io.Discard, os.Stdin)
 	}
 	os.Exit(0) // no Release, no Main: only the companion can clean up
 }
