@@ -243,6 +243,10 @@ func (w *write) onConn(ctx context.Context, conn *sql.Conn) (Result, error) {
 }
 
 func (w *write) fail(err error) error {
+	var cl *ConnectionLostError
+	if errors.As(err, &cl) {
+		return w.wrap(err)
+	}
 	if isLockError(err) {
 		return &LockedError{Table: w.table, Attempts: 1, Err: err}
 	}
@@ -255,6 +259,8 @@ func (w *write) fail(err error) error {
 // there is a spare). poisoned reports that the transaction could
 // not be rolled back, so that the connection's state is unknown.
 func (w *write) onConnOnce(ctx context.Context, conn *sql.Conn, spare connPool, a *attempt) (poisoned bool, err error) {
+	committing := false
+	defer func() { err = lost(ctx, err, committing) }()
 	if w.d.ddlCommits() {
 		if err := w.schema(ctx, conn, a); err != nil {
 			return false, w.undo(ctx, conn, spare, a, err)
@@ -285,6 +291,7 @@ func (w *write) onConnOnce(ctx context.Context, conn *sql.Conn, spare connPool, 
 		if err := w.insert(ctx, tx, conn, a); err != nil {
 			return err
 		}
+		committing = true
 		return tx.Commit()
 	}()
 	if err != nil {
@@ -328,7 +335,7 @@ func (w *write) inTx(ctx context.Context, tx *sql.Tx) (Result, error) {
 				err = errors.Join(err, rerr)
 			}
 		}
-		return w.result(nil, 1, false), w.fail(err)
+		return w.result(nil, 1, false), w.fail(lost(ctx, err, false))
 	}
 	if w.d.ddlCommits() {
 		if err := w.schema(ctx, tx, a); err != nil {
@@ -369,7 +376,7 @@ func (w *write) inTx(ctx context.Context, tx *sql.Tx) (Result, error) {
 				err = errors.Join(err, rerr)
 			}
 		}
-		return w.result(nil, 1, false), w.fail(err)
+		return w.result(nil, 1, false), w.fail(lost(ctx, err, false))
 	}
 	return w.result(a, 1, true), nil
 }
