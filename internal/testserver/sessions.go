@@ -64,7 +64,7 @@ func (s *Sessions) Activity(ctx context.Context, id int64) (found, active bool, 
 	} else {
 		err = s.admin.QueryRowContext(ctx,
 			"SELECT COMMAND, COALESCE(INFO, '') FROM information_schema.PROCESSLIST WHERE ID = ?", id).Scan(&state, &stmt)
-		active = state == "Query"
+		active = state == "Query" || state == "Execute" // Execute: a prepared statement
 	}
 	if err == sql.ErrNoRows {
 		return false, false, "", nil
