@@ -31,8 +31,10 @@ type dialect struct {
 	// insertLock inserts a machine_table_lock_writes row (machine_id,
 	// holder, acquired_at, expires_at) unless the machine has one already,
 	// without failing (a failed statement would abort a PostgreSQL
-	// transaction).
-	insertLock string
+	// transaction), or, when lockDupFails is set, failing with a duplicate
+	// key error.
+	insertLock   string
+	lockDupFails bool
 	// tableExists counts tables named by its one argument: the table name
 	// as given, or quoted when quotedExists is set.
 	tableExists  string
@@ -83,11 +85,15 @@ var (
 		maxIdent:  64,
 		quoteChar: "`",
 		timeArg:   func(t time.Time) any { return t },
-		// A no-op update: MySQL 8 has no ON CONFLICT DO NOTHING, and
-		// INSERT IGNORE would also hide foreign key and truncation errors.
-		insertLock: lockInsertPrefix +
-			" ON DUPLICATE KEY UPDATE machine_id = machine_id",
-		tableExists: "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
+		// A plain INSERT, whose duplicate key error means "held": a failed
+		// statement does not abort a MySQL transaction. Not ON DUPLICATE
+		// KEY UPDATE: two of them on a held lock both take a shared lock on
+		// the row and then both want it exclusive, and InnoDB kills one as
+		// a deadlock. Not INSERT IGNORE: it would also hide foreign key and
+		// truncation errors.
+		insertLock:   lockInsertPrefix,
+		lockDupFails: true,
+		tableExists:  "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
 		duplicate: func(err error) bool {
 			var me *mysql.MySQLError
 			return errors.As(err, &me) && me.Number == 1062 // ER_DUP_ENTRY

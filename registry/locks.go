@@ -100,6 +100,9 @@ func (r *Repo) insertLock(ctx context.Context, machineID int64, holder string, n
 		return id, err
 	}
 	res, err := r.exec(ctx, r.d.insertLock, args...)
+	if err != nil && r.d.lockDupFails && r.d.duplicate(err) {
+		return 0, nil
+	}
 	if err != nil {
 		return 0, err
 	}
