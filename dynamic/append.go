@@ -266,19 +266,19 @@ func (w *write) onConnOnce(ctx context.Context, conn *sql.Conn, spare connPool, 
 			return false, w.undo(ctx, conn, spare, a, err)
 		}
 	}
-	// Where DDL commits, the undo must not run before the rollback: a
-	// transaction bound to ctx is rolled back by database/sql in another
-	// goroutine when ctx ends, and the undo's DDL could overtake it and
-	// commit the rows. So there the transaction outlives ctx, and only
-	// its statements are bound to ctx; the rollback below is synchronous.
-	txCtx := ctx
+	// The transaction outlives ctx, and only its statements are bound to
+	// ctx, so that the rollback below is synchronous. A transaction bound
+	// to ctx is rolled back by database/sql in another goroutine when ctx
+	// ends: Append could return before that rollback ran, while the
+	// caller's connection (a *sql.Conn, or a harness's handle on it) still
+	// showed the rows; and where DDL commits, the undo's DDL could overtake
+	// the rollback and commit the rows.
 	if w.d.ddlCommits() {
 		if err := ctx.Err(); err != nil {
 			return false, w.undo(ctx, conn, spare, a, err)
 		}
-		txCtx = context.WithoutCancel(ctx)
 	}
-	tx, err := conn.BeginTx(txCtx, w.d.txOptions())
+	tx, err := conn.BeginTx(context.WithoutCancel(ctx), w.d.txOptions())
 	if err != nil {
 		return false, w.undo(ctx, conn, spare, a, err)
 	}
