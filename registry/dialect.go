@@ -41,6 +41,10 @@ type dialect struct {
 	quotedExists bool
 	// duplicate reports whether err is a unique-key violation.
 	duplicate func(error) bool
+	// deadlock reports whether err is a deadlock that the database
+	// resolved by rolling back the statement's transaction; nil where
+	// taking the table lock cannot deadlock.
+	deadlock func(error) bool
 }
 
 // sqliteTimeLayout is fixed-width, so that text comparison is time
@@ -89,14 +93,19 @@ var (
 		// statement does not abort a MySQL transaction. Not ON DUPLICATE
 		// KEY UPDATE: two of them on a held lock both take a shared lock on
 		// the row and then both want it exclusive, and InnoDB kills one as
-		// a deadlock. Not INSERT IGNORE: it would also hide foreign key and
-		// truncation errors.
+		// a deadlock. (Plain INSERTs still deadlock when a third session
+		// deletes the row they wait on: see AcquireTableLock.) Not INSERT
+		// IGNORE: it would also hide foreign key and truncation errors.
 		insertLock:   lockInsertPrefix,
 		lockDupFails: true,
 		tableExists:  "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
 		duplicate: func(err error) bool {
 			var me *mysql.MySQLError
 			return errors.As(err, &me) && me.Number == 1062 // ER_DUP_ENTRY
+		},
+		deadlock: func(err error) bool {
+			var me *mysql.MySQLError
+			return errors.As(err, &me) && me.Number == 1213 // ER_LOCK_DEADLOCK
 		},
 	}
 )
