@@ -189,15 +189,7 @@ func TestKillMidAppend(t *testing.T) {
 			})
 			t.Run("test handle", func(t *testing.T) {
 				db := dbtest.Open(t, b, dbtest.WithoutMigrations())
-				id, err := testserver.SessionID(context.Background(), db, d)
-				if err != nil {
-					t.Fatal(err)
-				}
-				sessions, err := testserver.NewSessions(d, plainDriver(d), db.RawDSN())
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer sessions.Close()
+				sessions, id := watchSession(t, db, db)
 				o, where := killMidAppend(t, sessions, id, func(gate Option) (Result, error) {
 					return Append(context.Background(), db, d, "killed_in_test", killFrame(t), gate)
 				})
@@ -218,6 +210,23 @@ func TestKillMidAppend(t *testing.T) {
 			})
 		})
 	}
+}
+
+// watchSession returns a control connection to the server of db, closed at
+// cleanup, and the id of the session that q runs on.
+func watchSession(t *testing.T, db *dbtest.DB, q testserver.Querier) (*testserver.Sessions, int64) {
+	t.Helper()
+	d := db.Dialect()
+	id, err := testserver.SessionID(context.Background(), q, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessions, err := testserver.NewSessions(d, plainDriver(d), db.RawDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sessions.Close() })
+	return sessions, id
 }
 
 // sessionsPool opens a fresh pool on db's database, closed at cleanup.
@@ -250,15 +259,7 @@ func killOnPool(t *testing.T, db *dbtest.DB, d string, opts []Option, existing b
 			t.Error(err)
 		}
 	})
-	id, err := testserver.SessionID(ctx, pool, d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sessions, err := testserver.NewSessions(d, plainDriver(d), db.RawDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sessions.Close()
+	sessions, id := watchSession(t, db, pool)
 	o, where := killMidAppend(t, sessions, id, func(gate Option) (Result, error) {
 		return Append(ctx, pool, d, table, killFrame(t), append(opts, gate)...)
 	})
@@ -306,15 +307,7 @@ func TestKillDuringCommit(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	id, err := testserver.SessionID(ctx, pool, "postgres")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sessions, err := testserver.NewSessions("postgres", "pgx", db.RawDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sessions.Close()
+	sessions, id := watchSession(t, db, pool)
 	o, where := killWhen(t, sessions, id, []string{"COMMIT"}, func(Option) (Result, error) {
 		return Append(ctx, pool, "postgres", "slow_commit", frameOf(t, []string{"n", "s"}, 3))
 	})
