@@ -2,7 +2,6 @@ package dbtest_test
 
 import (
 	"bufio"
-	"context"
 	"database/sql"
 	"os"
 	"os/exec"
@@ -23,9 +22,7 @@ import (
 // (Containers left by a killed run are the container tier's business:
 // TestContainerTierKilledRun.)
 func TestLeftoversDroppedByNextRun(t *testing.T) {
-	for _, b := range []dbtest.Backend{dbtest.Postgres, dbtest.MySQL} {
-		dbtest.Open(t, b, itemsSchema()) // skip or fail like any test when unavailable
-	}
+	servers := openServers(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(), envChild+"=wait")
 	stdin, err := cmd.StdinPipe()
@@ -65,7 +62,7 @@ func TestLeftoversDroppedByNextRun(t *testing.T) {
 	}
 	cmd.Wait()
 	for b, name := range names {
-		if !databaseExists(t, b, name) {
+		if !databaseExists(t, servers[b], name) {
 			t.Fatalf("%s: database %s is gone although its process and companion were killed", b, name)
 		}
 	}
@@ -73,7 +70,7 @@ func TestLeftoversDroppedByNextRun(t *testing.T) {
 	for b, name := range names {
 		token := strings.Split(name, "_")[1]
 		deadline := time.Now().Add(30 * time.Second)
-		for claimed(t, b, token) {
+		for claimed(t, servers[b], token) {
 			if time.Now().After(deadline) {
 				t.Fatalf("%s: the killed process's claim dbtest:%s is still held after 30s", b, token)
 			}
@@ -87,7 +84,7 @@ func TestLeftoversDroppedByNextRun(t *testing.T) {
 		t.Fatalf("the next run: %v\n%s", err, out)
 	}
 	for b, name := range names {
-		if databaseExists(t, b, name) {
+		if databaseExists(t, servers[b], name) {
 			t.Errorf("%s: database %s left by the killed run survived the next run", b, name)
 		}
 	}
@@ -144,28 +141,17 @@ func waitGone(t *testing.T, pid int) {
 	}
 }
 
-// claimed reports whether a live process still claims token on backend b:
-// its control connection's application_name on PostgreSQL, its named lock
-// on MySQL.
-func claimed(t *testing.T, b dbtest.Backend, token string) bool {
+// claimed reports whether a live process still claims token on the server
+// of db: its control connection's application_name on PostgreSQL, its
+// named lock on MySQL.
+func claimed(t *testing.T, db *dbtest.DB, token string) bool {
 	t.Helper()
-	dsn := map[dbtest.Backend]string{dbtest.Postgres: os.Getenv(dbtest.EnvPostgresDSN), dbtest.MySQL: os.Getenv(dbtest.EnvMySQLDSN)}[b]
-	db, err := sql.Open(plainDriver(b), dsn)
-	if err != nil {
-		t.Fatal(err)
+	if db.Backend() == dbtest.Postgres {
+		var held bool
+		serverQuery(t, db, "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = $1)", "dbtest:"+token, &held)
+		return held
 	}
-	defer db.Close()
-	var held bool
-	ctx := context.Background()
-	if b == dbtest.Postgres {
-		err = db.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = $1)", "dbtest:"+token).Scan(&held)
-	} else {
-		var free sql.NullInt64
-		err = db.QueryRowContext(ctx, "SELECT IS_FREE_LOCK(?)", "dbtest:"+token).Scan(&free)
-		held = free.Int64 != 1
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return held
+	var free sql.NullInt64
+	serverQuery(t, db, "SELECT IS_FREE_LOCK(?)", "dbtest:"+token, &free)
+	return free.Int64 != 1
 }
