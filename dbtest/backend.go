@@ -59,6 +59,11 @@ const (
 	EnvWazeroCache = "DBTEST_WAZERO_CACHE"
 )
 
+// Required reports whether DBTEST_REQUIRE names b: tests that find b
+// unavailable must then fail instead of skipping. [Open] and [Each] do so
+// on their own; this is for tests that reach a server some other way.
+func Required(b Backend) bool { return required(b) }
+
 // required reports whether DBTEST_REQUIRE names b.
 func required(b Backend) bool {
 	for _, f := range strings.Split(os.Getenv(EnvRequire), ",") {

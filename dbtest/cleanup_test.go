@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -34,8 +35,11 @@ func TestHelperChild(t *testing.T) {
 		fmt.Println("DB", b, db.DatabaseName())
 	}
 	os.Stdout.Sync()
-	if mode == "kill" {
+	switch mode {
+	case "kill":
 		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	case "wait": // until the parent kills it
+		io.Copy(io.Discard, os.Stdin)
 	}
 	os.Exit(0) // no Release, no Main: only the companion can clean up
 }
@@ -44,9 +48,7 @@ func TestHelperChild(t *testing.T) {
 // test binary that made it, whether it exits without cleaning up or is
 // killed.
 func TestServerDatabasesDroppedAfterExit(t *testing.T) {
-	for _, b := range []dbtest.Backend{dbtest.Postgres, dbtest.MySQL} {
-		dbtest.Open(t, b, itemsSchema()) // skip or fail like any test when unavailable
-	}
+	servers := openServers(t)
 	for _, mode := range []string{"exit", "kill"} {
 		t.Run(mode, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestHelperChild$", "-test.count=1")
@@ -65,7 +67,7 @@ func TestServerDatabasesDroppedAfterExit(t *testing.T) {
 			}
 			for b, name := range names {
 				deadline := time.Now().Add(30 * time.Second)
-				for databaseExists(t, b, name) {
+				for databaseExists(t, servers[b], name) {
 					if time.Now().After(deadline) {
 						t.Fatalf("%s: database %s still exists 30s after its process ended", b, name)
 					}
@@ -76,25 +78,38 @@ func TestServerDatabasesDroppedAfterExit(t *testing.T) {
 	}
 }
 
-func databaseExists(t *testing.T, b dbtest.Backend, name string) bool {
+// openServers opens a handle on each server backend, skipping or failing
+// like any test when one is unavailable, and returns them: their raw DSNs
+// reach the server wherever it is (a DSN in the environment, a container).
+func openServers(t *testing.T) map[dbtest.Backend]*dbtest.DB {
 	t.Helper()
-	var driver, dsn, query string
-	switch b {
-	case dbtest.Postgres:
-		driver, dsn = "pgx", os.Getenv(dbtest.EnvPostgresDSN)
-		query = "SELECT COUNT(*) FROM pg_database WHERE datname = $1"
-	case dbtest.MySQL:
-		driver, dsn = "mysql", os.Getenv(dbtest.EnvMySQLDSN)
-		query = "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = ?"
+	return map[dbtest.Backend]*dbtest.DB{
+		dbtest.Postgres: dbtest.Open(t, dbtest.Postgres, itemsSchema()),
+		dbtest.MySQL:    dbtest.Open(t, dbtest.MySQL, itemsSchema()),
 	}
-	db, err := sql.Open(driver, dsn)
+}
+
+// serverQuery runs a one-value query on the server of db, through a
+// connection of the backend's own driver.
+func serverQuery(t *testing.T, db *dbtest.DB, query string, arg any, dest any) {
+	t.Helper()
+	pool, err := sql.Open(plainDriver(db.Backend()), db.RawDSN())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	var n int
-	if err := db.QueryRow(query, name).Scan(&n); err != nil {
-		t.Fatal(err)
+	defer pool.Close()
+	if err := pool.QueryRow(query, arg).Scan(dest); err != nil {
+		t.Fatalf("%s: %v", query, err)
 	}
+}
+
+func databaseExists(t *testing.T, server *dbtest.DB, name string) bool {
+	t.Helper()
+	query := "SELECT COUNT(*) FROM pg_database WHERE datname = $1"
+	if server.Backend() == dbtest.MySQL {
+		query = "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = ?"
+	}
+	var n int
+	serverQuery(t, server, query, name, &n)
 	return n > 0
 }

@@ -139,21 +139,11 @@ func connect(ctx context.Context, b Backend, cfg *config) (*DB, error) {
 		cfg.sqliteWAL = false // an SQLite option: the servers ignore it
 	}
 	p := getPool(prov, b, mig, slotOptions{wal: cfg.sqliteWAL})
-	sl, err := p.acquire(ctx)
-	if err != nil {
+	db := &DB{backend: b, prov: prov, pool: p, id: strings.ToLower(rand.Text())}
+	if err := db.takeSlot(ctx, cfg); err != nil {
 		return nil, err
 	}
-	db := &DB{backend: b, prov: prov, pool: p, slot: sl, id: strings.ToLower(rand.Text())}
-	eng := prov.engine()
-	if err := db.begin(ctx, eng, cfg.lockTimeout); err != nil {
-		// One retry on a new connection: the server may have restarted
-		// since the slot's connection was opened.
-		sl.disconnect()
-		if err = db.begin(ctx, eng, cfg.lockTimeout); err != nil {
-			p.release(context.WithoutCancel(ctx), sl, false)
-			return nil, fmt.Errorf("dbtest: %s: starting the test's transaction: %w", b, err)
-		}
-	}
+	sl, eng := db.slot, prov.engine()
 	db.sess = &session{eng: eng, conn: sl.conn, logf: cfg.logf, passTxControl: cfg.passTxControl}
 	db.test = cfg.testName
 	if db.test == "" {
@@ -192,6 +182,41 @@ func (db *DB) traceSQLite(sc *sqliteConnector, cfg *config) (func(error) error, 
 	cs.timeout.Store(int64(cfg.lockTimeout))
 	explain := func(err error) error { return explainSQLite(err, tr, cs) }
 	return explain, sqliteHook(tr, cs, explain)
+}
+
+// takeSlot takes a database from the pool and begins the test's
+// transaction on it. A pooled connection that fails is replaced once: the
+// server may have restarted since it was opened. If the database itself is
+// gone, it is left out of the pool and another one taken: after a restart
+// cut this process's claim on its databases, another process may have
+// taken them for abandoned and dropped them.
+func (db *DB) takeSlot(ctx context.Context, cfg *config) error {
+	const attempts = 3
+	eng := db.prov.engine()
+	for n := 1; ; n++ {
+		sl, err := db.pool.acquire(ctx)
+		if err != nil {
+			return err
+		}
+		db.slot = sl
+		if err = db.begin(ctx, eng, cfg.lockTimeout); err != nil {
+			sl.disconnect()
+			if sp, ok := db.prov.(*serverProvider); ok {
+				sp.reclaim(ctx)
+			}
+			err = db.begin(ctx, eng, cfg.lockTimeout)
+		}
+		if err == nil {
+			return nil
+		}
+		db.pool.release(context.WithoutCancel(ctx), sl, false)
+		if !databaseGone(err) || n == attempts {
+			return fmt.Errorf("dbtest: %s: starting the test's transaction: %w", db.backend, err)
+		}
+		if cfg.logf != nil {
+			cfg.logf("dbtest: %s: database %s was dropped by another process (after a server restart?); taking another", db.backend, sl.name)
+		}
+	}
 }
 
 // begin connects the slot if needed, applies the lock timeout and opens the
@@ -259,6 +284,9 @@ func (db *DB) Release(ctx context.Context) error {
 		if s.logf != nil {
 			s.logf("dbtest: %s: rolling back the test's transaction: %v (the connection is discarded; the server rolls back on its own)", db.backend, err)
 		}
+	} else if !stillOpen && s.ended != "" {
+		// Rolled back by the database, and nothing ran after it.
+		stillOpen = true
 	} else if !stillOpen {
 		clean = false
 		p := "the test's transaction was no longer open at cleanup: something committed or rolled it back, and what the test wrote until then escaped the rollback"
@@ -290,6 +318,10 @@ func (db *DB) Release(ctx context.Context) error {
 // test's database: the rollback did not undo them.
 func (db *DB) escapedWrites(ctx context.Context, committed bool) string {
 	sl := db.slot
+	if db.backend == SQLite && sqliteFileMoved(sl.conn) {
+		return fmt.Sprintf("the database file %s was removed or replaced during the test; "+
+			"what the test wrote since went to a file that nobody can open again", sl.name)
+	}
 	changed := committed
 	switch db.backend {
 	case SQLite:

@@ -93,7 +93,25 @@
 // test otherwise, naming the statement or the tables. [WithTransactionControl]
 // lets COMMIT through, to reproduce what such code does. [WithSQLiteWAL]
 // puts the SQLite database in WAL mode, to contrast with the rollback
-// journal, where a long read keeps a writer from committing.
+// journal, where a long read keeps a writer from committing; there, a
+// database file removed or replaced during the test is reported too.
+//
+// # Faults
+//
+// A cancelled context, a server that ends the test's session or restarts,
+// and a database that rolls the test's transaction back on its own never
+// let a later statement of the test run outside its transaction. On the
+// servers the driver closes a connection whose statement is cancelled, and
+// the server rolls back; the test's next statements fail with
+// driver.ErrBadConn. SQLite rolls the whole transaction back when a write
+// is interrupted or meets an I/O error, and MySQL on a deadlock: dbtest
+// notices, and refuses the test's next statements with
+// [ErrTransactionRolledBack]. Cleanup then passes, and the database goes
+// back to the pool, or, when its connection is gone, is dropped (on MySQL
+// after ending the statements still running on it, as PostgreSQL's DROP
+// DATABASE ... WITH (FORCE) does). A test opened after a server restart
+// gets a new connection; if another process dropped the database in the
+// meantime, taking this one for gone, it gets another database.
 //
 // # MySQL and DDL
 //

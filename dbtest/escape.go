@@ -6,6 +6,11 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/ncruces/go-sqlite3"
+	sqlitedriver "github.com/ncruces/go-sqlite3/driver"
+	"github.com/ncruces/go-sqlite3/util/vfsutil"
+	"github.com/ncruces/go-sqlite3/vfs"
 )
 
 // Escaped writes. A write committed by a connection other than the test's
@@ -140,4 +145,30 @@ func diffCounts(base, now tableCounts) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// sqliteFileMoved reports whether the file of an SQLite connection's main
+// database was removed or replaced since the connection opened it. SQLite
+// itself notices only in rollback-journal mode, when a write begins; in
+// WAL mode the connection goes on writing to the file it has open.
+func sqliteFileMoved(c driver.Conn) bool {
+	raw, ok := c.(sqlitedriver.Conn)
+	if !ok {
+		return false
+	}
+	f, err := raw.Raw().FileControl("main", sqlite3.FCNTL_FILE_POINTER)
+	if err != nil {
+		return false
+	}
+	// SQLite's own wrappers (its checksum layer) may hide the method.
+	vf, ok := f.(vfs.File)
+	if !ok {
+		return false
+	}
+	hm, ok := vfsutil.UnwrapFile[vfs.FileHasMoved](vf)
+	if !ok {
+		return false
+	}
+	moved, err := hm.HasMoved()
+	return err == nil && moved
 }

@@ -3,13 +3,9 @@ package dbtest_test
 import (
 	"testing"
 
-	"go.uber.org/goleak"
-
-	"github.com/easyautoml/dbharness/dbtest"
+	"github.com/easyautoml/dbharness/internal/leakcheck"
 )
 
-// TestMain checks that once dbtest has released everything, none of its
-// goroutines remain.
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(dbtest.WrapMain(m))
-}
+// TestMain checks, after the tests, that no goroutine and no server
+// connection remains (leakcheck), and drops dbtest's databases.
+func TestMain(m *testing.M) { leakcheck.Main(m) }

@@ -93,6 +93,28 @@ func (mysqlDialect) createSQL(db string) string {
 	return "CREATE DATABASE " + myQuote(db) + " CHARACTER SET utf8mb4"
 }
 func (mysqlDialect) dropSQL(db string) string { return "DROP DATABASE IF EXISTS " + myQuote(db) }
+
+// endSessions kills the sessions on db, as PostgreSQL's DROP DATABASE
+// ... WITH (FORCE) does.
+func (mysqlDialect) endSessions(ctx context.Context, q sessionQuerier, db string) {
+	rows, err := q.QueryContext(ctx,
+		"SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()", db)
+	if err != nil {
+		return
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if rows.Scan(&id) == nil {
+			ids = append(ids, id)
+		}
+	}
+	rows.Close()
+	for _, id := range ids {
+		q.ExecContext(ctx, fmt.Sprintf("KILL %d", id)) // gone already: nothing to do
+	}
+}
+
 func (mysqlDialect) listSQL() string {
 	return `SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'dbtest\_%'`
 }

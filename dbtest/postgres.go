@@ -84,6 +84,10 @@ func (postgresDialect) createSQL(db string) string { return "CREATE DATABASE " +
 func (postgresDialect) dropSQL(db string) string {
 	return "DROP DATABASE IF EXISTS " + pgQuote(db) + " WITH (FORCE)"
 }
+
+// endSessions needs nothing: DROP DATABASE ... WITH (FORCE) ends them.
+func (postgresDialect) endSessions(context.Context, sessionQuerier, string) {}
+
 func (postgresDialect) listSQL() string {
 	return `SELECT datname FROM pg_database WHERE datname LIKE 'dbtest\_%'`
 }

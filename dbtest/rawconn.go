@@ -56,6 +56,10 @@ func (c *reportingConn) ExecContext(ctx context.Context, query string, args []dr
 	sctx, done := c.hook(ctx, query)
 	res, err := e.ExecContext(sctx, query, args)
 	if errors.Is(err, driver.ErrSkip) {
+		// Nothing ran: database/sql prepares the statement instead, and
+		// the prepared statement is watched. The watch must end here, or
+		// its timer would look for blockers every recheckEvery forever.
+		done(nil)
 		return nil, err
 	}
 	return res, done(err)
@@ -69,6 +73,7 @@ func (c *reportingConn) QueryContext(ctx context.Context, query string, args []d
 	sctx, done := c.hook(ctx, query)
 	rows, err := q.QueryContext(sctx, query, args)
 	if errors.Is(err, driver.ErrSkip) {
+		done(nil) // as in ExecContext
 		return nil, err
 	}
 	if err = done(err); err != nil {

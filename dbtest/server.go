@@ -12,6 +12,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // serverDialect is what differs between PostgreSQL and MySQL when dbtest
@@ -25,6 +28,11 @@ type serverDialect interface {
 	dsn(base, db string, lockTimeout time.Duration, app string) (string, error)
 	createSQL(db string) string
 	dropSQL(db string) string
+	// endSessions ends the sessions still on database db before it is
+	// dropped, where dropSQL does not: a statement that outlived its
+	// client (a cancelled context closes the connection, not the
+	// statement) holds locks that make the drop wait.
+	endSessions(ctx context.Context, q sessionQuerier, db string)
 	// listSQL lists the databases whose names start with "dbtest_".
 	listSQL() string
 	// claim marks token as alive for as long as conn stays open.
@@ -41,6 +49,12 @@ type serverDialect interface {
 	lockError(err error) (deadlock, lock bool)
 	// deadlockDetail returns the server's account of a deadlock.
 	deadlockDetail(err error, admin *sql.DB) string
+}
+
+// sessionQuerier is a *sql.Conn or a *sql.DB.
+type sessionQuerier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
 // unavailableError says that a backend cannot be used here; Open skips the
@@ -175,6 +189,7 @@ func (p *serverProvider) dropDatabase(ctx context.Context, name string) error {
 	if p.ctl == nil {
 		return nil
 	}
+	p.d.endSessions(ctx, p.ctl, name)
 	if err := p.ctlExecLocked(ctx, p.d.dropSQL(name)); err != nil {
 		return fmt.Errorf("dbtest: %s: dropping database %s: %w", p.b, name, err)
 	}
@@ -191,16 +206,37 @@ func (p *serverProvider) ctlExecLocked(ctx context.Context, query string) error 
 	}
 	ctl, cerr := p.admin.Conn(ctx)
 	if cerr != nil {
-		return fmt.Errorf("%w (reconnecting: %v)", err, redactErr(cerr, p.base))
+		return fmt.Errorf("%w; reconnecting: %w", err, redactErr(cerr, p.base))
 	}
 	if cerr := p.d.claim(ctx, ctl, p.token); cerr != nil {
 		ctl.Close()
-		return fmt.Errorf("%w (reconnecting: %v)", err, cerr)
+		return fmt.Errorf("%w; reconnecting: %w", err, cerr)
 	}
 	p.ctl.Close()
 	p.ctl = ctl
 	_, err = p.ctl.ExecContext(ctx, query)
 	return err
+}
+
+// reclaim makes sure that the control connection, and with it this
+// process's claim on its databases, survived: a server restart cuts it,
+// and until it is back another process takes this one's databases for
+// abandoned.
+func (p *serverProvider) reclaim(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ctl == nil {
+		return nil
+	}
+	return p.ctlExecLocked(ctx, "SELECT 1")
+}
+
+// databaseGone reports whether err says that the database a connection
+// was opened to does not exist.
+func databaseGone(err error) bool {
+	var pe *pgconn.PgError
+	var me *mysql.MySQLError
+	return errors.As(err, &pe) && pe.Code == "3D000" || errors.As(err, &me) && me.Number == 1049
 }
 
 // connectionLost reports whether err says the connection is unusable.
@@ -243,6 +279,7 @@ func (p *serverProvider) sweep(ctx context.Context) {
 			continue
 		}
 		for _, n := range names {
+			p.d.endSessions(ctx, p.ctl, n)
 			p.ctl.ExecContext(ctx, p.d.dropSQL(n))
 		}
 	}
@@ -293,6 +330,7 @@ func dropToken(ctx context.Context, b Backend, base, token string) error {
 	rows.Close()
 	var errs []error
 	for _, n := range names {
+		d.endSessions(ctx, db, n)
 		_, err := db.ExecContext(ctx, d.dropSQL(n))
 		errs = append(errs, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strings"
 	"sync"
 )
 
@@ -36,8 +37,14 @@ type session struct {
 	// do; passed lists them, for the report at cleanup.
 	passTxControl bool
 	passed        []string
-	closed        bool
-	logf          func(format string, args ...any)
+	// ended says which failed statement the database ended the test's
+	// transaction on, by itself: SQLite rolls it back when a write is
+	// interrupted (a cancelled context), MySQL on a deadlock. Statements
+	// after it are refused, so that none runs outside the transaction and
+	// commits on its own.
+	ended  string
+	closed bool
+	logf   func(format string, args ...any)
 	// hook watches each statement, for lock reports; nil when none.
 	hook stmtHook
 	// explain turns lock errors met while reading rows into a [LockError].
@@ -75,6 +82,16 @@ var errSessionClosed = errors.New("dbtest: the test that owns this handle has en
 // test. Use BeginTx on the handle instead: it becomes a savepoint.
 var ErrTransactionControl = errors.New("statement would end the test's transaction")
 
+// ErrTransactionRolledBack is returned, wrapped, by every statement on a
+// handle after the database rolled back the test's transaction by itself
+// when a statement failed: SQLite does so when a write is interrupted (its
+// context was cancelled), MySQL on a deadlock. The test's earlier writes
+// are gone; running the next statements outside any transaction would
+// commit them, so dbtest refuses them, as PostgreSQL refuses statements in
+// a failed transaction. The rollback at cleanup is then a no-op and does
+// not fail the test.
+var ErrTransactionRolledBack = errors.New("the database rolled back the test's transaction")
+
 // settleLocked reads whatever is left of a streaming result set into memory
 // so that the real connection can run another statement.
 func (s *session) settleLocked() error {
@@ -91,6 +108,9 @@ func (s *session) settleLocked() error {
 func (s *session) checkLocked(query string) (stmtKind, error) {
 	if s.closed {
 		return stmtOther, errSessionClosed
+	}
+	if s.ended != "" {
+		return stmtOther, fmt.Errorf("dbtest: %s: %w %s; the test's earlier writes are gone", s.eng.backend(), ErrTransactionRolledBack, s.ended)
 	}
 	kind, head := classify(query)
 	switch {
@@ -133,6 +153,26 @@ func (s *session) afterLocked(ctx context.Context, kind stmtKind, query string) 
 	return nil
 }
 
+// noteEndedLocked checks, after a statement failed, that the test's
+// transaction is still open, and records it when the database ended it.
+func (s *session) noteEndedLocked(ctx context.Context, query string, err error) {
+	if err == nil || s.ended != "" || len(s.passed) > 0 {
+		return // with COMMIT let through, the transaction may be over already
+	}
+	if open, ierr := s.eng.inTransaction(context.WithoutCancel(ctx), s.conn); ierr != nil || open {
+		return
+	}
+	_, head := classify(query)
+	msg := err.Error()
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	s.ended = fmt.Sprintf("when %s at %s failed (%s)", head, callerOutside(), msg)
+	if s.logf != nil {
+		s.logf("dbtest: %s: %v %s; dbtest refuses the test's next statements", s.eng.backend(), ErrTransactionRolledBack, s.ended)
+	}
+}
+
 // execRawLocked runs a statement without arguments on the real connection.
 func (s *session) execRawLocked(ctx context.Context, query string) error {
 	if err := s.settleLocked(); err != nil {
@@ -155,6 +195,7 @@ func (s *session) exec(ctx context.Context, query string, args []driver.NamedVal
 	if aerr := s.afterLocked(ctx, kind, query); aerr != nil && err == nil {
 		err = aerr
 	}
+	s.noteEndedLocked(ctx, query, err)
 	return res, err
 }
 
@@ -168,6 +209,7 @@ func (s *session) query(ctx context.Context, query string, args []driver.NamedVa
 	sctx, done := s.before(ctx, query)
 	rows, closeStmt, err := queryConn(sctx, s.conn, query, args)
 	if err = done(err); err != nil {
+		s.noteEndedLocked(ctx, query, err)
 		return nil, err
 	}
 	if aerr := s.afterLocked(ctx, kind, query); aerr != nil {
@@ -300,6 +342,7 @@ func (st *sessStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (
 	if aerr := s.afterLocked(ctx, kind, st.query); aerr != nil && err == nil {
 		err = aerr
 	}
+	s.noteEndedLocked(ctx, st.query, err)
 	return res, err
 }
 
@@ -313,6 +356,7 @@ func (st *sessStmt) QueryContext(ctx context.Context, args []driver.NamedValue) 
 	sctx, done := s.before(ctx, st.query)
 	rows, err := stmtQuery(sctx, st.stmt, args)
 	if err = done(err); err != nil {
+		s.noteEndedLocked(ctx, st.query, err)
 		return nil, err
 	}
 	r := &sessRows{s: s, rows: rows}

@@ -243,6 +243,10 @@ func (w *write) onConn(ctx context.Context, conn *sql.Conn) (Result, error) {
 }
 
 func (w *write) fail(err error) error {
+	var cl *ConnectionLostError
+	if errors.As(err, &cl) {
+		return w.wrap(err)
+	}
 	if isLockError(err) {
 		return &LockedError{Table: w.table, Attempts: 1, Err: err}
 	}
@@ -255,24 +259,26 @@ func (w *write) fail(err error) error {
 // there is a spare). poisoned reports that the transaction could
 // not be rolled back, so that the connection's state is unknown.
 func (w *write) onConnOnce(ctx context.Context, conn *sql.Conn, spare connPool, a *attempt) (poisoned bool, err error) {
+	committing := false
+	defer func() { err = lost(ctx, err, committing) }()
 	if w.d.ddlCommits() {
 		if err := w.schema(ctx, conn, a); err != nil {
 			return false, w.undo(ctx, conn, spare, a, err)
 		}
 	}
-	// Where DDL commits, the undo must not run before the rollback: a
-	// transaction bound to ctx is rolled back by database/sql in another
-	// goroutine when ctx ends, and the undo's DDL could overtake it and
-	// commit the rows. So there the transaction outlives ctx, and only
-	// its statements are bound to ctx; the rollback below is synchronous.
-	txCtx := ctx
+	// The transaction outlives ctx, and only its statements are bound to
+	// ctx, so that the rollback below is synchronous. A transaction bound
+	// to ctx is rolled back by database/sql in another goroutine when ctx
+	// ends: Append could return before that rollback ran, while the
+	// caller's connection (a *sql.Conn, or a harness's handle on it) still
+	// showed the rows; and where DDL commits, the undo's DDL could overtake
+	// the rollback and commit the rows.
 	if w.d.ddlCommits() {
 		if err := ctx.Err(); err != nil {
 			return false, w.undo(ctx, conn, spare, a, err)
 		}
-		txCtx = context.WithoutCancel(ctx)
 	}
-	tx, err := conn.BeginTx(txCtx, w.d.txOptions())
+	tx, err := conn.BeginTx(context.WithoutCancel(ctx), w.d.txOptions())
 	if err != nil {
 		return false, w.undo(ctx, conn, spare, a, err)
 	}
@@ -285,6 +291,7 @@ func (w *write) onConnOnce(ctx context.Context, conn *sql.Conn, spare connPool, 
 		if err := w.insert(ctx, tx, conn, a); err != nil {
 			return err
 		}
+		committing = true
 		return tx.Commit()
 	}()
 	if err != nil {
@@ -328,7 +335,7 @@ func (w *write) inTx(ctx context.Context, tx *sql.Tx) (Result, error) {
 				err = errors.Join(err, rerr)
 			}
 		}
-		return w.result(nil, 1, false), w.fail(err)
+		return w.result(nil, 1, false), w.fail(lost(ctx, err, false))
 	}
 	if w.d.ddlCommits() {
 		if err := w.schema(ctx, tx, a); err != nil {
@@ -369,7 +376,7 @@ func (w *write) inTx(ctx context.Context, tx *sql.Tx) (Result, error) {
 				err = errors.Join(err, rerr)
 			}
 		}
-		return w.result(nil, 1, false), w.fail(err)
+		return w.result(nil, 1, false), w.fail(lost(ctx, err, false))
 	}
 	return w.result(a, 1, true), nil
 }

@@ -142,6 +142,19 @@
 // *[LockedError]; errors.As still reaches the driver's error
 // (*pgconn.PgError, *mysql.MySQLError, sqlite3.BUSY).
 //
+// # Lost connections
+//
+// When the connection an append writes through is lost (the server ended
+// the session, shut down or restarted, or the network failed), the error
+// matches [ErrConnectionLost] and is a *[ConnectionLostError], carrying the
+// driver's error. Lost before the commit, the database rolls the
+// transaction back and none of the rows are in. Lost during the commit,
+// nobody can tell whether the commit happened: DuringCommit says so, and
+// the table must be read before the rows are appended again. Append never
+// retries a lost connection, for that reason; the pool discards the dead
+// connection. A connection that the driver closes because the context was
+// cancelled is reported as the cancellation instead.
+//
 // # Values
 //
 // NaN and ±Inf are stored as NULL, since MySQL cannot store them, and

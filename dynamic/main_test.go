@@ -3,13 +3,9 @@ package dynamic_test
 import (
 	"testing"
 
-	"go.uber.org/goleak"
-
-	"github.com/easyautoml/dbharness/dbtest"
+	"github.com/easyautoml/dbharness/internal/leakcheck"
 )
 
-// TestMain checks that no goroutine outlives the tests: every pool,
-// connection, transaction and result set that dynamic opens is closed.
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(dbtest.WrapMain(m))
-}
+// TestMain checks, after the tests, that no goroutine and no server
+// connection remains (leakcheck), and drops dbtest's databases.
+func TestMain(m *testing.M) { leakcheck.Main(m) }

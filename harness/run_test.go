@@ -7,9 +7,12 @@ import (
 
 	"github.com/easyautoml/dbharness/dbtest"
 	"github.com/easyautoml/dbharness/harness"
+	"github.com/easyautoml/dbharness/internal/leakcheck"
 )
 
-func TestMain(m *testing.M) { dbtest.Main(m) }
+// TestMain checks, after the tests, that no goroutine and no server
+// connection remains (leakcheck), and drops dbtest's databases.
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 // run parses src and runs it on db.
 func run(t *testing.T, db *dbtest.DB, src string) harness.Result {

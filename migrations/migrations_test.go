@@ -16,10 +16,13 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"github.com/easyautoml/dbharness/dbtest"
+	"github.com/easyautoml/dbharness/internal/leakcheck"
 	"github.com/easyautoml/dbharness/migrations"
 )
 
-func TestMain(m *testing.M) { dbtest.Main(m) }
+// TestMain checks, after the tests, that no goroutine and no server
+// connection remains (leakcheck), and drops dbtest's databases.
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 // schema is the contract other packages rely on: every table and column of
 // the registry, by name.

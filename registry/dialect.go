@@ -31,14 +31,20 @@ type dialect struct {
 	// insertLock inserts a machine_table_lock_writes row (machine_id,
 	// holder, acquired_at, expires_at) unless the machine has one already,
 	// without failing (a failed statement would abort a PostgreSQL
-	// transaction).
-	insertLock string
+	// transaction), or, when lockDupFails is set, failing with a duplicate
+	// key error.
+	insertLock   string
+	lockDupFails bool
 	// tableExists counts tables named by its one argument: the table name
 	// as given, or quoted when quotedExists is set.
 	tableExists  string
 	quotedExists bool
 	// duplicate reports whether err is a unique-key violation.
 	duplicate func(error) bool
+	// deadlock reports whether err is a deadlock that the database
+	// resolved by rolling back the statement's transaction; nil where
+	// taking the table lock cannot deadlock.
+	deadlock func(error) bool
 }
 
 // sqliteTimeLayout is fixed-width, so that text comparison is time
@@ -83,14 +89,23 @@ var (
 		maxIdent:  64,
 		quoteChar: "`",
 		timeArg:   func(t time.Time) any { return t },
-		// A no-op update: MySQL 8 has no ON CONFLICT DO NOTHING, and
-		// INSERT IGNORE would also hide foreign key and truncation errors.
-		insertLock: lockInsertPrefix +
-			" ON DUPLICATE KEY UPDATE machine_id = machine_id",
-		tableExists: "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
+		// A plain INSERT, whose duplicate key error means "held": a failed
+		// statement does not abort a MySQL transaction. Not ON DUPLICATE
+		// KEY UPDATE: two of them on a held lock both take a shared lock on
+		// the row and then both want it exclusive, and InnoDB kills one as
+		// a deadlock. (Plain INSERTs still deadlock when a third session
+		// deletes the row they wait on: see AcquireTableLock.) Not INSERT
+		// IGNORE: it would also hide foreign key and truncation errors.
+		insertLock:   lockInsertPrefix,
+		lockDupFails: true,
+		tableExists:  "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
 		duplicate: func(err error) bool {
 			var me *mysql.MySQLError
 			return errors.As(err, &me) && me.Number == 1062 // ER_DUP_ENTRY
+		},
+		deadlock: func(err error) bool {
+			var me *mysql.MySQLError
+			return errors.As(err, &me) && me.Number == 1213 // ER_LOCK_DEADLOCK
 		},
 	}
 )

@@ -33,7 +33,10 @@ const acquireAttempts = 3
 // No statement fails on contention, so AcquireTableLock may run inside a
 // PostgreSQL transaction without aborting it. A concurrent acquirer's
 // uncommitted row makes it wait for that transaction, up to the database's
-// lock timeout.
+// lock timeout. On MySQL, InnoDB may resolve contention for the row as a
+// deadlock: on a pool (*sql.DB), where each statement is a transaction of
+// its own, AcquireTableLock then tries again; inside a transaction, which
+// the deadlock rolled back, it returns the error (MySQL's 1213).
 func (r *Repo) AcquireTableLock(ctx context.Context, machineID int64, holder string, ttl time.Duration) (MachineTableLockWrite, error) {
 	if err := checkText("table lock: holder", holder, 255); err != nil {
 		return MachineTableLockWrite{}, err
@@ -47,13 +50,24 @@ func (r *Repo) AcquireTableLock(ctx context.Context, machineID int64, holder str
 	for range acquireAttempts {
 		now := r.now()
 		l, err := r.tryLock(ctx, machineID, holder, now, now.Add(ttl).Truncate(time.Microsecond))
-		if errors.Is(err, errLockVanished) {
+		if errors.Is(err, errLockVanished) || r.aloneInDeadlock(err) {
 			continue
 		}
 		return l, err
 	}
 	return MachineTableLockWrite{}, fmt.Errorf("registry: machine %d: table lock: contended for %d attempts: %w",
 		machineID, acquireAttempts, ErrLockHeld)
+}
+
+// aloneInDeadlock reports whether err is a deadlock that rolled back
+// nothing but the statement that met it, so that trying again is safe:
+// InnoDB resolves some contention on the lock row as a deadlock (inserts
+// that wait on a row being deleted), and on a pool each statement is a
+// transaction of its own. Inside a transaction the deadlock rolled back
+// all of it, and only its owner may try again.
+func (r *Repo) aloneInDeadlock(err error) bool {
+	_, pool := r.q.(*sql.DB)
+	return pool && r.d.deadlock != nil && r.d.deadlock(err)
 }
 
 // errLockVanished: the lock row that stood in the way was gone when read.
@@ -100,6 +114,9 @@ func (r *Repo) insertLock(ctx context.Context, machineID int64, holder string, n
 		return id, err
 	}
 	res, err := r.exec(ctx, r.d.insertLock, args...)
+	if err != nil && r.d.lockDupFails && r.d.duplicate(err) {
+		return 0, nil
+	}
 	if err != nil {
 		return 0, err
 	}

@@ -10,10 +10,13 @@ import (
 	"time"
 
 	"github.com/easyautoml/dbharness/dbtest"
+	"github.com/easyautoml/dbharness/internal/leakcheck"
 	"github.com/easyautoml/dbharness/registry"
 )
 
-func TestMain(m *testing.M) { dbtest.Main(m) }
+// TestMain checks, after the tests, that no goroutine and no server
+// connection remains (leakcheck), and drops dbtest's databases.
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 // t0 has a nanosecond part, so that tests see it cut to microseconds.
 var t0 = time.Date(2024, 3, 1, 12, 34, 56, 123456789, time.UTC)

@@ -6,10 +6,13 @@ import (
 
 	"github.com/easyautoml/dbharness/dbtest"
 	"github.com/easyautoml/dbharness/harness"
+	"github.com/easyautoml/dbharness/internal/leakcheck"
 	"github.com/easyautoml/dbharness/scenarios"
 )
 
-func TestMain(m *testing.M) { dbtest.Main(m) }
+// TestMain checks, after the tests, that no goroutine and no server
+// connection remains (leakcheck), and drops dbtest's databases.
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 // The reference workflows, which must always be there.
 var reference = []string{

@@ -14,10 +14,13 @@ import (
 
 	"github.com/easyautoml/dbharness/dbtest"
 	"github.com/easyautoml/dbharness/harness"
+	"github.com/easyautoml/dbharness/internal/leakcheck"
 	"github.com/easyautoml/dbharness/scenarios"
 )
 
-func TestMain(m *testing.M) { dbtest.Main(m) }
+// TestMain checks, after the tests, that no goroutine and no server
+// connection remains (leakcheck), and drops dbtest's databases.
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 // builtIn returns the names of the scenarios built into the command.
 func builtIn(t *testing.T) []string {
