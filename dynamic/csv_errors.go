@@ -43,6 +43,8 @@ type CSVError struct {
 	Err    error  // one of the ErrCSV* kinds
 }
 
+// Error says what is wrong and where: the line, the field and its column
+// name, and the character for quoting errors.
 func (e *CSVError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "dynamic: CSV line %d", e.Line)
