@@ -79,9 +79,14 @@
 //
 // On SQLite a tracing VFS records every lock level each connection takes,
 // and the report carries that timeline. On PostgreSQL dbtest asks
-// pg_blocking_pids, pg_locks and pg_stat_activity; on MariaDB InnoDB's
-// lock-wait tables, on MySQL 8 the sys schema; a deadlock report adds the
-// server's account of both statements.
+// pg_blocking_pids, pg_locks and pg_stat_activity; on MariaDB and MySQL
+// SHOW ENGINE INNODB STATUS (live: whether the statement waits, and for
+// which table) and InnoDB's lock-wait tables (information_schema's on
+// MariaDB, a copy InnoDB refreshes only after 100 ms without readers; the
+// sys schema's on MySQL 8). When the copy does not show the wait yet, the
+// holder is found by elimination: the only other transaction holding locks
+// in the test's database. A deadlock report adds the server's account of
+// both statements.
 //
 // A connection that waits on a lock held by the test's own transaction can
 // never get it while the test waits: that is the classic bug of code that

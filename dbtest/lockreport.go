@@ -118,6 +118,10 @@ type LockReport struct {
 	Timeline     []LockEvent
 	ServerDetail string // the server's own account, such as its deadlock report
 	Remedy       string
+
+	// inferred: the server did not name the holders; they are the
+	// transactions that can hold the lock (see server_locks_innodb.go).
+	inferred bool
 }
 
 // String formats the report for a terminal: a summary, the holders, the

@@ -22,16 +22,19 @@ import (
 // Lock diagnosis on PostgreSQL and MySQL. Every statement that dbtest's
 // connections run, the test's and the raw ones, is watched: if it is still
 // running after selfDeadlockCheck, dbtest asks the server who blocks it
-// (pg_blocking_pids and pg_stat_activity; InnoDB's transaction and
-// lock-wait tables) and keeps the answer for the report. When the blocker
+// (pg_blocking_pids and pg_stat_activity; SHOW ENGINE INNODB STATUS and
+// InnoDB's lock-wait tables, see server_locks_innodb.go) and keeps the
+// answer for the report. When the blocker
 // is the test's own transaction, the wait can never end while the test
 // waits: dbtest cancels the statement at once instead of waiting out the
 // lock timeout.
 
 // selfDeadlockCheck is how long a statement runs before dbtest looks for
-// its blockers; then it looks again every recheckEvery.
+// its blockers; it looks again as often until it has found one or made
+// quickChecks checks, then every recheckEvery.
 const (
 	selfDeadlockCheck = 50 * time.Millisecond
+	quickChecks       = 5 // checks selfDeadlockCheck apart before the first blocker is found
 	recheckEvery      = 200 * time.Millisecond
 	maxLockChecks     = 2 // per server, at once
 )
@@ -43,8 +46,9 @@ type serverConn struct {
 	db      string
 	mu      sync.Mutex
 	info    ConnInfo
-	stmt    string // running now
-	write   string // the last statement that may have taken locks
+	stmt    string    // running now
+	write   string    // the last statement that may have taken locks
+	writeAt time.Time // when it started
 	timeout atomic.Int64
 }
 
@@ -70,7 +74,7 @@ func (sc *serverConn) running(head string) {
 	sc.stmt = head
 	if head != "" {
 		if k := strings.ToUpper(firstWord(head)); k != "SELECT" && k != "SHOW" && k != "SET" {
-			sc.write = head
+			sc.write, sc.writeAt = head, time.Now()
 		}
 	}
 	sc.mu.Unlock()
@@ -161,8 +165,8 @@ func (w *lockWatch) check() {
 	select {
 	case w.p.checks <- struct{}{}:
 	default:
-		// Enough checks are running; look again later.
-		w.timer.Reset(recheckEvery)
+		// Enough checks are running; look again soon.
+		w.timer.Reset(selfDeadlockCheck)
 		w.mu.Unlock()
 		return
 	}
@@ -188,11 +192,7 @@ func (w *lockWatch) check() {
 	if len(rep.Holders) > 0 {
 		w.snap = rep
 		info, _, _ := w.sc.snapshot()
-		for _, h := range rep.Holders {
-			if info.Role != RoleTestTx && h.Conn.Role == RoleTestTx && h.Conn.Test != "" && h.Conn.Test == info.Test {
-				w.self = true
-			}
-		}
+		w.self = selfDeadlock(info, rep)
 		if w.self && !w.cancelled {
 			w.cancelled = true
 			cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -201,7 +201,34 @@ func (w *lockWatch) check() {
 			return
 		}
 	}
+	if w.snap == nil && w.checked < quickChecks {
+		w.timer.Reset(selfDeadlockCheck)
+		return
+	}
 	w.timer.Reset(recheckEvery)
+}
+
+// selfDeadlock reports whether the waiter waits on its own test's
+// transaction. When the server named the blockers, one of them being the
+// test's transaction is enough: that one is never released while the test
+// waits. When they were inferred, every candidate must be the test's
+// transaction.
+func selfDeadlock(waiter ConnInfo, rep *LockReport) bool {
+	if waiter.Role == RoleTestTx || len(rep.Holders) == 0 {
+		return false
+	}
+	own := func(h LockHolder) bool {
+		return h.Conn.Role == RoleTestTx && h.Conn.Test != "" && h.Conn.Test == waiter.Test
+	}
+	for _, h := range rep.Holders {
+		if own(h) && !rep.inferred {
+			return true
+		}
+		if !own(h) && rep.inferred {
+			return false
+		}
+	}
+	return rep.inferred
 }
 
 func (w *lockWatch) explain(err error) error {
@@ -262,11 +289,18 @@ func serverRemedy(r *LockReport) string {
 
 // holderInfo names the server session id as dbtest knows it.
 func holderInfo(b Backend, id int64) (ConnInfo, string) {
+	info, write, _ := holderInfoAt(b, id)
+	return info, write
+}
+
+// holderInfoAt is holderInfo with the time its last write started.
+func holderInfoAt(b Backend, id int64) (ConnInfo, string, time.Time) {
 	if sc := lookupServerConn(b, id); sc != nil {
-		info, _, write := sc.snapshot()
-		return info, write
+		sc.mu.Lock()
+		defer sc.mu.Unlock()
+		return sc.info, sc.write, sc.writeAt
 	}
-	return ConnInfo{ID: int(id), Role: RoleUnknown}, ""
+	return ConnInfo{ID: int(id), Role: RoleUnknown}, "", time.Time{}
 }
 
 // PostgreSQL.
@@ -364,66 +398,6 @@ func (postgresDialect) deadlockDetail(err error, _ *sql.DB) string {
 var pgProcess = regexp.MustCompile(`Process (\d+) waits`)
 
 // MySQL and MariaDB.
-
-// mysqlBlockers reads InnoDB's lock waits: MariaDB (and MySQL 5.7) through
-// information_schema, MySQL 8 through the sys schema.
-var mysqlBlockerQueries = []string{
-	`SELECT b.trx_mysql_thread_id, COALESCE(b.trx_query, ''),
-		TIMESTAMPDIFF(MICROSECOND, b.trx_started, NOW(6)),
-		COALESCE(bl.lock_mode, ''), COALESCE(bl.lock_table, ''), COALESCE(rl.lock_mode, '')
-	FROM information_schema.INNODB_LOCK_WAITS w
-	JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id
-	JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id
-	LEFT JOIN information_schema.INNODB_LOCKS bl ON bl.lock_id = w.blocking_lock_id
-	LEFT JOIN information_schema.INNODB_LOCKS rl ON rl.lock_id = w.requested_lock_id
-	WHERE r.trx_mysql_thread_id = ?`,
-	`SELECT blocking_pid, COALESCE(blocking_query, ''),
-		TIMESTAMPDIFF(MICROSECOND, blocking_trx_started, NOW(6)),
-		COALESCE(blocking_lock_mode, ''), COALESCE(locked_table, ''), COALESCE(waiting_lock_mode, '')
-	FROM sys.innodb_lock_waits WHERE waiting_pid = ?`,
-}
-
-func (mysqlDialect) blockers(ctx context.Context, admin *sql.DB, waiter int64) (*LockReport, error) {
-	rows, err := admin.QueryContext(ctx, mysqlBlockerQueries[0], waiter)
-	var me *mysql.MySQLError
-	if errors.As(err, &me) && (me.Number == 1109 || me.Number == 1146) { // unknown table: MySQL 8
-		rows, err = admin.QueryContext(ctx, mysqlBlockerQueries[1], waiter)
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	rep := &LockReport{}
-	for rows.Next() {
-		var id, micros int64
-		var query, mode, table, wanted string
-		if err := rows.Scan(&id, &query, &micros, &mode, &table, &wanted); err != nil {
-			return nil, err
-		}
-		info, write := holderInfo(MySQL, id)
-		if info.Role == RoleUnknown {
-			info.ID = int(id)
-		}
-		lock := strings.TrimSpace(mode + " lock on " + table)
-		if mode == "" {
-			lock = "a conflicting lock"
-		}
-		h := LockHolder{Conn: info, Lock: lock, Since: -1, HeldFor: time.Duration(micros) * time.Microsecond, Statement: write}
-		if h.Statement == "" {
-			h.Statement = statementHead(query)
-		}
-		if query == "" {
-			h.Running = "nothing (idle in transaction)"
-		} else {
-			h.Running = statementHead(query)
-		}
-		if wanted != "" {
-			rep.Wanted = wanted + " lock on " + table
-		}
-		rep.Holders = append(rep.Holders, h)
-	}
-	return rep, rows.Err()
-}
 
 func (mysqlDialect) cancelQuery(ctx context.Context, admin *sql.DB, id int64) {
 	admin.ExecContext(ctx, "KILL QUERY "+strconv.FormatInt(id, 10))

@@ -139,11 +139,8 @@ func patternSeparate(ctx context.Context, b dbtest.Backend, out *PatternResult) 
 		out.Report = le.Report.String()
 		out.Happened = fmt.Sprintf("the separate write failed after %s: %s", FormatDuration(out.Elapsed), firstLine(le.Err.Error()))
 		first = le.Report.SelfDeadlock && out.Elapsed < 2*time.Second
-		if !le.Report.SelfDeadlock && b == dbtest.MySQL {
-			// Known defect: InnoDB's lock-wait tables intermittently show
-			// no blocker; the wait then ends at the lock timeout.
-			out.Happened += " (not recognised as a self-deadlock: the lock-wait tables showed no blocker; known defect on MySQL)"
-			first = true
+		if !le.Report.SelfDeadlock {
+			out.Happened += " (not recognised as a self-deadlock)"
 		}
 	case b == dbtest.Postgres && errors.As(err, &pe) && pe.Code == "23503":
 		// PostgreSQL: the separate connection does not see the test's
