@@ -115,7 +115,11 @@
 // on every backend, and on the raw connections too; [WithLockTimeout]
 // changes it. A lock conflict therefore fails a test in about a second
 // instead of hanging it for a minute (ncruces' default busy timeout), 50
-// seconds (InnoDB) or forever (PostgreSQL).
+// seconds (InnoDB) or forever (PostgreSQL). InnoDB finds a deadlock as
+// soon as it forms; PostgreSQL looks for one only after deadlock_timeout,
+// which dbtest sets to 100 ms on its databases when the role may set it
+// (a superuser setting), so that a deadlock is reported as one, with both
+// statements, rather than as a lock timeout.
 //
 // # Cleanup after the process
 //

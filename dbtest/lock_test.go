@@ -288,7 +288,21 @@ func TestDeadlockReported(t *testing.T) {
 			if !strings.Contains(le.Report.ServerDetail, "UPDATE") {
 				t.Errorf("the report lacks the server's account of the statements:\n%v", le)
 			}
-			t.Log(le)
+			if b == dbtest.Postgres {
+				// dbtest shortens deadlock_timeout where the role may set it.
+				var super bool
+				var timeout string
+				if err := setup.QueryRow("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").Scan(&super); err != nil {
+					t.Fatal(err)
+				}
+				if err := setup.QueryRow("SHOW deadlock_timeout").Scan(&timeout); err != nil {
+					t.Fatal(err)
+				}
+				if super && timeout != "100ms" {
+					t.Errorf("deadlock_timeout = %s on dbtest's database, want 100ms", timeout)
+				}
+			}
+			t.Logf("surfaced after %v:\n%v", le.Report.Waited.Round(time.Millisecond), le)
 		})
 	}
 }

@@ -92,6 +92,10 @@ func myQuote(name string) string { return "`" + strings.ReplaceAll(name, "`", "`
 func (mysqlDialect) createSQL(db string) string {
 	return "CREATE DATABASE " + myQuote(db) + " CHARACTER SET utf8mb4"
 }
+
+// tuneSQL: InnoDB looks for deadlocks as soon as a lock wait begins.
+func (mysqlDialect) tuneSQL(string) []string { return nil }
+
 func (mysqlDialect) dropSQL(db string) string { return "DROP DATABASE IF EXISTS " + myQuote(db) }
 func (mysqlDialect) listSQL() string {
 	return `SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'dbtest\_%'`

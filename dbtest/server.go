@@ -24,6 +24,9 @@ type serverDialect interface {
 	// the configured database) with dbtest's session settings.
 	dsn(base, db string, lockTimeout time.Duration, app string) (string, error)
 	createSQL(db string) string
+	// tuneSQL sets up a new database for lock diagnosis; it may fail for
+	// want of privileges, and the database is used all the same.
+	tuneSQL(db string) []string
 	dropSQL(db string) string
 	// listSQL lists the databases whose names start with "dbtest_".
 	listSQL() string
@@ -136,6 +139,11 @@ func (p *serverProvider) newSlot(ctx context.Context, m *migrationSet, _ slotOpt
 	p.seq++
 	name := fmt.Sprintf("dbtest_%s_%d", p.token, p.seq)
 	err := p.ctlExecLocked(ctx, p.d.createSQL(name))
+	if err == nil {
+		for _, q := range p.d.tuneSQL(name) {
+			p.ctl.ExecContext(ctx, q)
+		}
+	}
 	p.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("dbtest: %s: creating database %s: %w", p.b, name, err)

@@ -233,8 +233,9 @@ func patternShared(ctx context.Context, b dbtest.Backend, out *PatternResult) er
 }
 
 func patternDeadlock(ctx context.Context, b dbtest.Backend, out *PatternResult) error {
-	// PostgreSQL looks for deadlocks after deadlock_timeout (1 s): the lock
-	// timeout must be longer, or it would win the race.
+	// PostgreSQL looks for deadlocks after deadlock_timeout: 100 ms on
+	// dbtest's databases, but the server's 1 s where the role may not set
+	// it; the lock timeout must be longer, or it would win the race.
 	timeout := time.Second
 	if b == dbtest.Postgres {
 		timeout = 2 * time.Second
