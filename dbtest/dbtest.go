@@ -34,6 +34,7 @@ type DB struct {
 	dataVersion int64  // SQLite's data_version when the test began
 	test        string // the test's name, or the handle's
 	dirty       bool   // other connections committed: rebuild the database
+	checkClean  func(problems error) error
 
 	mu       sync.Mutex
 	released bool
@@ -143,7 +144,7 @@ func connect(ctx context.Context, b Backend, cfg *config) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{backend: b, prov: prov, pool: p, slot: sl, id: strings.ToLower(rand.Text())}
+	db := &DB{backend: b, prov: prov, pool: p, slot: sl, id: strings.ToLower(rand.Text()), checkClean: cfg.cleanupCheck}
 	eng := prov.engine()
 	if err := db.begin(ctx, eng, cfg.lockTimeout); err != nil {
 		// One retry on a new connection: the server may have restarted
@@ -234,8 +235,9 @@ func (db *DB) begin(ctx context.Context, eng engine, lockTimeout time.Duration) 
 
 // Release rolls back the test's transaction and returns the database to
 // dbtest. [Open] calls it at cleanup; call it yourself only for handles from
-// [Connect]. It reports what went wrong inside the transaction: statements
-// that tried to end it, or writes that escaped it.
+// [Connect]. It reports what went wrong inside the transaction, as a
+// *[CleanupError]: statements that tried to end it, or writes that escaped
+// it. With [WithCleanupCheck], it returns what the check makes of that.
 func (db *DB) Release(ctx context.Context) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
@@ -251,9 +253,10 @@ func (db *DB) Release(ctx context.Context) error {
 	defer cancel()
 	stillOpen, err := s.close(rctx)
 	clean := err == nil && len(s.implicitCommits) == 0
-	var problems []string
+	ce := &CleanupError{Backend: db.backend}
 	for _, r := range s.refused {
-		problems = append(problems, fmt.Sprintf("refused %s: it would have ended the test's transaction", r))
+		ce.problems = append(ce.problems, fmt.Sprintf("refused %s: it would have ended the test's transaction", r))
+		ce.Statements = append(ce.Statements, r)
 	}
 	if err != nil {
 		if s.logf != nil {
@@ -265,12 +268,15 @@ func (db *DB) Release(ctx context.Context) error {
 		if len(s.passed) > 0 {
 			p = fmt.Sprintf("the test's transaction was ended from inside by %s; what the test wrote until then escaped the rollback", strings.Join(s.passed, ", then "))
 		}
-		problems = append(problems, p)
+		ce.problems = append(ce.problems, p)
+		ce.Statements = append(ce.Statements, s.passed...)
+		ce.Ended = true
 	}
 	if err == nil {
-		if p := db.escapedWrites(rctx, !stillOpen); p != "" {
+		if p, tables := db.escapedWrites(rctx, !stillOpen); p != "" {
 			clean = false
-			problems = append(problems, p)
+			ce.problems = append(ce.problems, p)
+			ce.Tables = tables
 		}
 		if db.dirty {
 			clean = false
@@ -280,15 +286,19 @@ func (db *DB) Release(ctx context.Context) error {
 	if rerr := db.pool.release(rctx, db.slot, clean); rerr != nil && s.logf != nil {
 		s.logf("%v", rerr)
 	}
-	if len(problems) > 0 {
-		return fmt.Errorf("dbtest: %s: %s", db.backend, strings.Join(problems, "; "))
+	var problems error
+	if len(ce.problems) > 0 {
+		problems = ce
 	}
-	return nil
+	if db.checkClean != nil {
+		return db.checkClean(problems)
+	}
+	return problems
 }
 
 // escapedWrites reports writes that other connections committed to the
 // test's database: the rollback did not undo them.
-func (db *DB) escapedWrites(ctx context.Context, committed bool) string {
+func (db *DB) escapedWrites(ctx context.Context, committed bool) (string, []string) {
 	sl := db.slot
 	changed := committed
 	switch db.backend {
@@ -299,13 +309,13 @@ func (db *DB) escapedWrites(ctx context.Context, committed bool) string {
 		changed = takeRawConns(sl.name) > 0 || changed
 	}
 	if !changed {
-		return ""
+		return "", nil
 	}
 	now, err := countTables(ctx, db.backend, sl.conn)
 	if err != nil {
-		return "checking for writes that escaped the rollback: " + err.Error()
+		return "checking for writes that escaped the rollback: " + err.Error(), nil
 	}
-	diffs := diffCounts(sl.baseline, now)
+	diffs, tables := diffCounts(sl.baseline, now)
 	if len(db.sess.implicitCommits) > 0 && len(diffs) > 0 {
 		// MySQL committed the test's own writes on DDL: the counts cannot
 		// tell them from a separate connection's. Say so in the log; the
@@ -315,20 +325,20 @@ func (db *DB) escapedWrites(ctx context.Context, committed bool) string {
 				db.backend, strings.Join(diffs, ", "))
 		}
 		db.dirty = true
-		return ""
+		return "", nil
 	}
 	switch {
 	case len(diffs) > 0 && committed:
-		return "tables left changed: " + strings.Join(diffs, ", ")
+		return "tables left changed: " + strings.Join(diffs, ", "), tables
 	case len(diffs) > 0:
 		return "writes through a separate connection escaped the test's rollback: " + strings.Join(diffs, ", ") +
-			"; let that code share the test's transaction (db.DSN()) or clean up what it commits"
+			"; let that code share the test's transaction (db.DSN()) or clean up what it commits", tables
 	}
 	// Committed changes that left every row count as it was (the test
 	// cleaned up after its separate connections) are not reported; the
 	// database is still rebuilt.
 	db.dirty = true
-	return ""
+	return "", nil
 }
 
 // Backend returns the handle's backend.

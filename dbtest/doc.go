@@ -95,8 +95,10 @@
 //
 // At cleanup, dbtest checks that the test's transaction is still open and
 // that no other connection committed to the test's database; it fails the
-// test otherwise, naming the statement or the tables. [WithTransactionControl]
-// lets COMMIT through, to reproduce what such code does. [WithSQLiteWAL]
+// test otherwise with a *[CleanupError], naming the statement or the
+// tables. [WithTransactionControl] lets COMMIT through, to reproduce what
+// such code does; [WithCleanupCheck] hands cleanup's findings to the test,
+// to assert on them when it reproduces such a bug on purpose. [WithSQLiteWAL]
 // puts the SQLite database in WAL mode, to contrast with the rollback
 // journal, where a long read keeps a writer from committing.
 //

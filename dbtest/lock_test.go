@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -225,6 +226,10 @@ func TestEscapedWritesReported(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), "items (+1 rows)") {
 				t.Fatalf("Release = %v; want a report naming items (+1 rows)", err)
 			}
+			var ce *dbtest.CleanupError
+			if !errors.As(err, &ce) || !slices.Equal(ce.Tables, []string{"items"}) || ce.Ended || len(ce.Statements) != 0 {
+				t.Errorf("Release = %#v; want a *CleanupError naming table items alone", err)
+			}
 			t.Log(err)
 			next := connectOrSkip(t, b, itemsSchema())
 			defer next.Release(context.Background())
@@ -329,11 +334,50 @@ func TestCommitFromInsideCaught(t *testing.T) {
 					t.Errorf("Release error lacks %q:\n%v", want, err)
 				}
 			}
+			var ce *dbtest.CleanupError
+			if !errors.As(err, &ce) || !ce.Ended || len(ce.Statements) != 1 || !strings.HasPrefix(ce.Statements[0], "COMMIT at lock_test.go:") ||
+				!slices.Equal(ce.Tables, []string{"items"}) {
+				t.Errorf("Release = %#v; want a *CleanupError: ended by COMMIT at lock_test.go, table items", err)
+			}
 			t.Log(err)
 			next := connectOrSkip(t, b, itemsSchema())
 			defer next.Release(context.Background())
 			if n := count(t, next, "SELECT COUNT(*) FROM items"); n != 0 {
 				t.Fatalf("the next handle sees %d rows, want 0", n)
+			}
+		})
+	}
+}
+
+// TestCleanupCheck: a test that reproduces a commit from inside on purpose
+// hands cleanup's findings to its own check, which sees the refused
+// statement and decides; on every backend.
+func TestCleanupCheck(t *testing.T) {
+	for _, b := range dbtest.Backends() {
+		t.Run(string(b), func(t *testing.T) {
+			var got error
+			t.Run("refused", func(t *testing.T) {
+				db := dbtest.Open(t, b, itemsSchema(), dbtest.WithCleanupCheck(func(problems error) error {
+					got = problems
+					return nil // expected: the test below refuses on purpose
+				}))
+				mustExec(t, db, "INSERT INTO items (id, name) VALUES (1, 'written by the test')")
+				if _, err := db.Exec("ROLLBACK"); !errors.Is(err, dbtest.ErrTransactionControl) {
+					t.Fatalf("ROLLBACK = %v, want ErrTransactionControl", err)
+				}
+			})
+			var ce *dbtest.CleanupError
+			if !errors.As(got, &ce) || len(ce.Statements) != 1 || !strings.HasPrefix(ce.Statements[0], "ROLLBACK at lock_test.go:") || ce.Ended || len(ce.Tables) != 0 {
+				t.Fatalf("the check was given %#v; want a *CleanupError naming the refused ROLLBACK alone", got)
+			}
+			t.Run("clean", func(t *testing.T) {
+				dbtest.Open(t, b, itemsSchema(), dbtest.WithCleanupCheck(func(problems error) error {
+					got = problems
+					return nil
+				}))
+			})
+			if got != nil {
+				t.Fatalf("the check of a clean test was given %v, want nil", got)
 			}
 		})
 	}

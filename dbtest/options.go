@@ -27,6 +27,7 @@ type config struct {
 	given         map[string]bool
 	passTxControl bool
 	sqliteWAL     bool
+	cleanupCheck  func(problems error) error
 	testName      string // the test that opens the handle
 	openedAt      string // file:line of the code that asked for it
 }
@@ -163,6 +164,25 @@ func WithSQLiteWAL() Option {
 			return err
 		}
 		c.sqliteWAL = true
+		return nil
+	}
+}
+
+// WithCleanupCheck hands what cleanup finds to check instead of failing the
+// test with it: a *[CleanupError], or nil when the test's transaction held.
+// The test fails with the error check returns, if any; [DB.Release]
+// returns it. It is for tests that reproduce such bugs on purpose and
+// assert on dbtest's account of them; the database is rebuilt all the
+// same.
+func WithCleanupCheck(check func(problems error) error) Option {
+	return func(c *config) error {
+		if check == nil {
+			return errors.New("dbtest: WithCleanupCheck: nil function")
+		}
+		if err := c.once("WithCleanupCheck"); err != nil {
+			return err
+		}
+		c.cleanupCheck = check
 		return nil
 	}
 }
