@@ -146,6 +146,33 @@ func TestSelfDeadlockEveryBackend(t *testing.T) {
 	}, itemsSchema(), dbtest.WithLockTimeout(5*time.Second))
 }
 
+// TestSelfDeadlockWithArguments: a statement with arguments, which the
+// MySQL driver runs as a prepared statement (database/sql retries it that
+// way after the driver declines it), is recognised the same way, and by
+// the one watch of the statement that really ran.
+func TestSelfDeadlockWithArguments(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
+		mustExec(t, db, "INSERT INTO items (id, name) VALUES (1, 'held by the test')")
+		raw, err := sql.Open(db.RawDriverName(), db.RawDSN())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer raw.Close()
+		query := "INSERT INTO items (id, name) VALUES (?, ?)"
+		if db.Backend() == dbtest.Postgres {
+			query = "INSERT INTO items (id, name) VALUES ($1, $2)"
+		}
+		_, err = raw.Exec(query, 1, "from a separate connection")
+		var le *dbtest.LockError
+		if !errors.As(err, &le) || !le.SelfDeadlock() {
+			t.Fatalf("err = %v; want a *dbtest.LockError reporting a self-deadlock", err)
+		}
+		if !strings.HasPrefix(le.Report.Statement, "INSERT INTO items") {
+			t.Errorf("the report names statement %q, want the INSERT", le.Report.Statement)
+		}
+	}, itemsSchema(), dbtest.WithLockTimeout(5*time.Second))
+}
+
 // TestMySQLSelfDeadlockWhileLockTablesAreRead: InnoDB's information_schema
 // lock tables are a copy refreshed only after 100 ms without readers. A
 // client reading them every 20 ms, as other test binaries' lock checks

@@ -56,6 +56,9 @@ func (c *reportingConn) ExecContext(ctx context.Context, query string, args []dr
 	sctx, done := c.hook(ctx, query)
 	res, err := e.ExecContext(sctx, query, args)
 	if errors.Is(err, driver.ErrSkip) {
+		// database/sql prepares the statement instead, and that one is
+		// watched: stop this watch before it looks for blockers.
+		done(nil)
 		return nil, err
 	}
 	return res, done(err)
@@ -69,6 +72,7 @@ func (c *reportingConn) QueryContext(ctx context.Context, query string, args []d
 	sctx, done := c.hook(ctx, query)
 	rows, err := q.QueryContext(sctx, query, args)
 	if errors.Is(err, driver.ErrSkip) {
+		done(nil)
 		return nil, err
 	}
 	if err = done(err); err != nil {
