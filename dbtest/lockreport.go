@@ -161,12 +161,14 @@ func (r *LockReport) String() string {
 		b.WriteString("  no holder is known any more: the lock was released as the waiter gave up\n")
 	}
 	for _, h := range r.Holders {
-		fmt.Fprintf(&b, "  %s has held %s since", h.Conn, h.Lock)
-		if h.Statement != "" {
-			fmt.Fprintf(&b, " its %s", h.Statement)
-		}
-		if h.Since >= 0 {
-			fmt.Fprintf(&b, " at %s", ms(h.Since))
+		fmt.Fprintf(&b, "  %s has held %s", h.Conn, h.Lock)
+		switch {
+		case h.Statement != "" && h.Since >= 0:
+			fmt.Fprintf(&b, " since its %s at %s", h.Statement, ms(h.Since))
+		case h.Statement != "":
+			fmt.Fprintf(&b, " since its %s", h.Statement)
+		case h.Since >= 0:
+			fmt.Fprintf(&b, " since %s", ms(h.Since))
 		}
 		fmt.Fprintf(&b, " (%v)", round(h.HeldFor))
 		if h.Running != "" && h.Running != h.Statement {

@@ -15,6 +15,19 @@ type reportingConn struct {
 	hook    stmtHook          // watches each statement
 	explain func(error) error // explains errors met while reading rows
 	onClose func()            // when not nil, called as the connection closes
+	// reading, when not nil, is told of a query whose rows are being read:
+	// its locks are taken as the rows are stepped through, after the
+	// statement hook has ended. It returns what to call when they close.
+	reading func(query string) (closed func())
+}
+
+// rows wraps the rows of query.
+func (c *reportingConn) rows(query string, rows driver.Rows) driver.Rows {
+	r := &reportingRows{Rows: rows, explain: c.explain}
+	if c.reading != nil {
+		r.closed = c.reading(query)
+	}
+	return r
 }
 
 func (c *reportingConn) Close() error {
@@ -78,7 +91,7 @@ func (c *reportingConn) QueryContext(ctx context.Context, query string, args []d
 	if err = done(err); err != nil {
 		return nil, err
 	}
-	return wrapRows(rows, c.explain), nil
+	return c.rows(query, rows), nil
 }
 
 func (c *reportingConn) Begin() (driver.Tx, error) {
@@ -173,7 +186,7 @@ func (s *reportingStmt) QueryContext(ctx context.Context, args []driver.NamedVal
 	if err = done(err); err != nil {
 		return nil, err
 	}
-	return wrapRows(rows, s.conn.explain), nil
+	return s.conn.rows(s.query, rows), nil
 }
 
 func (s *reportingStmt) CheckNamedValue(nv *driver.NamedValue) error {
@@ -188,10 +201,15 @@ func (s *reportingStmt) CheckNamedValue(nv *driver.NamedValue) error {
 type reportingRows struct {
 	driver.Rows
 	explain func(error) error
+	closed  func() // when not nil, called once as the rows close
 }
 
-func wrapRows(rows driver.Rows, explain func(error) error) driver.Rows {
-	return &reportingRows{Rows: rows, explain: explain}
+func (r *reportingRows) Close() error {
+	if r.closed != nil {
+		r.closed()
+		r.closed = nil
+	}
+	return r.Rows.Close()
 }
 
 func (r *reportingRows) Next(dest []driver.Value) error {

@@ -349,7 +349,11 @@ func (c *sqliteConnector) Connect(ctx context.Context) (driver.Conn, error) {
 		return dc, nil
 	}
 	explain := func(err error) error { return explainSQLite(err, tr, cs) }
-	return &reportingConn{Conn: dc, hook: sqliteHook(tr, cs, explain), explain: explain}, nil
+	reading := func(query string) func() {
+		tr.setStmt(cs, query)
+		return func() { tr.setStmt(cs, "") }
+	}
+	return &reportingConn{Conn: dc, hook: sqliteHook(tr, cs, explain), explain: explain, reading: reading}, nil
 }
 
 // state returns the tracker and state of the connector's latest connection.
