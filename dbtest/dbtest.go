@@ -162,13 +162,14 @@ func connect(ctx context.Context, b Backend, cfg *config) (*DB, error) {
 	}
 	currentTests.Store(sl.name, [2]string{db.test, cfg.openedAt})
 	rawTimeouts.Store(sl.name, cfg.lockTimeout)
+	rawUntraced.Store(sl.name, cfg.noTrace)
 	takeRawConns(sl.name)
 	switch pr := prov.(type) {
 	case *sqliteProvider:
 		db.sess.explain, db.sess.hook = db.traceSQLite(sl.connector.(*sqliteConnector), cfg)
 	case *serverProvider:
 		key := serverConnKey(b, sl.serverID)
-		sc := &serverConn{b: b, id: sl.serverID, db: sl.name,
+		sc := &serverConn{b: b, id: sl.serverID, db: sl.name, untraced: cfg.noTrace,
 			info: ConnInfo{ID: int(sl.serverID), Role: RoleTestTx, Location: cfg.openedAt, Test: db.test}}
 		sc.timeout.Store(int64(cfg.lockTimeout))
 		serverConns.Store(key, sc)
@@ -184,7 +185,7 @@ func connect(ctx context.Context, b Backend, cfg *config) (*DB, error) {
 // connection in it.
 func (db *DB) traceSQLite(sc *sqliteConnector, cfg *config) (func(error) error, stmtHook) {
 	tr, cs := sc.state()
-	tr.reset()
+	tr.reset(!cfg.noTrace)
 	tr.mu.Lock()
 	cs.info.Role = RoleTestTx
 	cs.info.Test = db.test

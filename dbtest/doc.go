@@ -93,6 +93,13 @@
 // writes through a second connection. dbtest fails such a wait at once
 // (within about 50 ms on the servers) instead of waiting out the timeout.
 //
+// Diagnosis is on by default; on the append benchmark its cost is within
+// the noise of a loaded machine (BenchmarkSQLiteTracing compares it on, off
+// and without dbtest's driver, in one run). [WithoutLockTrace] turns it off
+// for one test, DBTEST_LOCK_TRACE=off for the whole process: lock errors
+// are then still *[LockError], without holders or timeline, and a
+// self-deadlock waits out the lock timeout.
+//
 // At cleanup, dbtest checks that the test's transaction is still open and
 // that no other connection committed to the test's database; it fails the
 // test otherwise with a *[CleanupError], naming the statement or the
@@ -141,6 +148,7 @@
 //	DBTEST_MYSQL_DSN     MySQL or MariaDB server, e.g. root@tcp(127.0.0.1:3306)/test
 //	DBTEST_REQUIRE       backends that must be available (comma separated, or "all")
 //	DBTEST_WAZERO_CACHE  wazero compilation cache directory ("off" disables it)
+//	DBTEST_LOCK_TRACE    "off" turns lock diagnosis off (see WithoutLockTrace)
 //
 // Passwords in DSNs never appear in dbtest's messages.
 //

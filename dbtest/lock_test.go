@@ -236,6 +236,67 @@ func TestMySQLSelfDeadlockWhileLockTablesAreRead(t *testing.T) {
 	t.Logf("surfaced after %v:\n%v", elapsed.Round(time.Millisecond), err)
 }
 
+// TestWithoutLockTrace: with lock diagnosis off, a self-deadlock is no
+// longer recognised: it waits out the lock timeout, and still fails as a
+// *LockError that says tracing was off. DBTEST_LOCK_TRACE=off does the
+// same; another value is refused.
+func TestWithoutLockTrace(t *testing.T) {
+	check := func(t *testing.T, db *dbtest.DB) {
+		mustExec(t, db, "INSERT INTO items (id, name) VALUES (1, 'held by the test')")
+		raw, err := sql.Open(db.RawDriverName(), db.RawDSN())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer raw.Close()
+		start := time.Now()
+		_, err = raw.Exec("INSERT INTO items (id, name) VALUES (1, 'from a separate connection')")
+		waited := time.Since(start)
+		var le *dbtest.LockError
+		if !errors.As(err, &le) || !errors.Is(err, dbtest.ErrLocked) {
+			t.Fatalf("err = %v, want a *dbtest.LockError", err)
+		}
+		if le.SelfDeadlock() || len(le.Report.Holders) != 0 || len(le.Report.Timeline) != 0 {
+			t.Errorf("the report has diagnosis that was turned off:\n%v", err)
+		}
+		if !strings.Contains(err.Error(), "lock tracing was off") {
+			t.Errorf("the report does not say that tracing was off:\n%v", err)
+		}
+		if waited < 900*time.Millisecond {
+			t.Errorf("the wait ended after %v, before the 1s lock timeout: something still recognised the self-deadlock", waited)
+		}
+	}
+	t.Run("option", func(t *testing.T) {
+		dbtest.Each(t, check, itemsSchema(), dbtest.WithLockTimeout(time.Second), dbtest.WithoutLockTrace())
+	})
+	t.Run("environment", func(t *testing.T) {
+		t.Setenv(dbtest.EnvLockTrace, "off")
+		check(t, dbtest.Open(t, dbtest.SQLite, itemsSchema()))
+	})
+	t.Run("bad environment", func(t *testing.T) {
+		t.Setenv(dbtest.EnvLockTrace, "quiet")
+		if db, err := dbtest.Connect(context.Background(), dbtest.SQLite); err == nil {
+			db.Release(context.Background())
+			t.Fatal("Connect accepted DBTEST_LOCK_TRACE=quiet")
+		}
+	})
+	t.Run("the next test is traced", func(t *testing.T) {
+		// The same database, back in the pool: its timeline starts anew.
+		dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
+			mustExec(t, db, "INSERT INTO items (id, name) VALUES (1, 'held by the test')")
+			raw, err := sql.Open(db.RawDriverName(), db.RawDSN())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			_, err = raw.Exec("INSERT INTO items (id, name) VALUES (1, 'from a separate connection')")
+			var le *dbtest.LockError
+			if !errors.As(err, &le) || !le.SelfDeadlock() {
+				t.Fatalf("err = %v, want a self-deadlock", err)
+			}
+		}, itemsSchema())
+	})
+}
+
 // TestEscapedWritesReported: what a separate connection commits escapes the
 // test's rollback; cleanup reports it, naming the table, and the next test
 // still starts clean.

@@ -122,6 +122,8 @@ type LockReport struct {
 	// inferred: the server did not name the holders; they are the
 	// transactions that can hold the lock (see server_locks_innodb.go).
 	inferred bool
+	// untraced: the test ran without lock diagnosis (WithoutLockTrace).
+	untraced bool
 }
 
 // String formats the report for a terminal: a summary, the holders, the
@@ -157,7 +159,10 @@ func (r *LockReport) String() string {
 		fmt.Fprintf(&b, "; gave up after %v (lock timeout %v)", round(r.Waited), r.LockTimeout)
 	}
 	b.WriteString("\n")
-	if len(r.Holders) == 0 {
+	switch {
+	case r.untraced:
+		b.WriteString("  lock tracing was off (dbtest.WithoutLockTrace or DBTEST_LOCK_TRACE=off): no holder or timeline was recorded\n")
+	case len(r.Holders) == 0:
 		b.WriteString("  no holder is known any more: the lock was released as the waiter gave up\n")
 	}
 	for _, h := range r.Holders {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"time"
 )
 
@@ -28,6 +29,7 @@ type config struct {
 	passTxControl bool
 	sqliteWAL     bool
 	cleanupCheck  func(problems error) error
+	noTrace       bool
 	testName      string // the test that opens the handle
 	openedAt      string // file:line of the code that asked for it
 }
@@ -42,6 +44,13 @@ func openedAt(loc string) Option {
 
 func newConfig(opts []Option) (*config, error) {
 	c := &config{lockTimeout: DefaultLockTimeout, given: map[string]bool{}}
+	switch v := os.Getenv(EnvLockTrace); v {
+	case "", "on":
+	case "off":
+		c.noTrace = true
+	default:
+		return nil, fmt.Errorf("dbtest: %s=%q: want on or off", EnvLockTrace, v)
+	}
 	for _, o := range opts {
 		if o == nil {
 			return nil, errors.New("dbtest: nil Option")
@@ -183,6 +192,23 @@ func WithCleanupCheck(check func(problems error) error) Option {
 			return err
 		}
 		c.cleanupCheck = check
+		return nil
+	}
+}
+
+// WithoutLockTrace turns dbtest's lock diagnosis off for the handle's test:
+// no SQLite lock timeline, no blocker checks on the servers, and so no
+// early end to a self-deadlock, which then waits out the lock timeout.
+// Lock errors are still *[LockError] (errors.Is(err, [ErrLocked])), naming
+// the waiting connection, without holders or timeline. It is for
+// benchmarks that want the last few percent; DBTEST_LOCK_TRACE=off does
+// the same for every handle of the process (see [EnvLockTrace]).
+func WithoutLockTrace() Option {
+	return func(c *config) error {
+		if err := c.once("WithoutLockTrace"); err != nil {
+			return err
+		}
+		c.noTrace = true
 		return nil
 	}
 }

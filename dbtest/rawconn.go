@@ -19,6 +19,9 @@ type reportingConn struct {
 	// its locks are taken as the rows are stepped through, after the
 	// statement hook has ended. It returns what to call when they close.
 	reading func(query string) (closed func())
+
+	checker  driver.NamedValueChecker // the real connection's, once looked up
+	lookedUp bool
 }
 
 // rows wraps the rows of query.
@@ -58,7 +61,9 @@ func (c *reportingConn) PrepareContext(ctx context.Context, query string) (drive
 	if err = done(err); err != nil {
 		return nil, err
 	}
-	return &reportingStmt{Stmt: st, conn: c, query: query}, nil
+	rs := &reportingStmt{Stmt: st, conn: c, query: query}
+	rs.checker, _ = st.(driver.NamedValueChecker)
+	return rs, nil
 }
 
 func (c *reportingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
@@ -121,8 +126,14 @@ func (c *reportingConn) Ping(ctx context.Context) error {
 }
 
 func (c *reportingConn) CheckNamedValue(nv *driver.NamedValue) error {
-	if ch, ok := c.Conn.(driver.NamedValueChecker); ok {
-		return ch.CheckNamedValue(nv)
+	// Called for every argument; database/sql uses a connection from one
+	// goroutine at a time, so the lookup is kept without a lock.
+	if !c.lookedUp {
+		c.checker, _ = c.Conn.(driver.NamedValueChecker)
+		c.lookedUp = true
+	}
+	if c.checker != nil {
+		return c.checker.CheckNamedValue(nv)
 	}
 	return driver.ErrSkip
 }
@@ -162,8 +173,9 @@ func (t *reportingTx) Rollback() error {
 
 type reportingStmt struct {
 	driver.Stmt
-	conn  *reportingConn
-	query string
+	conn    *reportingConn
+	query   string
+	checker driver.NamedValueChecker // the statement's own, looked up once: it is called for every argument
 }
 
 func (s *reportingStmt) Exec(args []driver.Value) (driver.Result, error) {
@@ -190,8 +202,8 @@ func (s *reportingStmt) QueryContext(ctx context.Context, args []driver.NamedVal
 }
 
 func (s *reportingStmt) CheckNamedValue(nv *driver.NamedValue) error {
-	if c, ok := s.Stmt.(driver.NamedValueChecker); ok {
-		return c.CheckNamedValue(nv)
+	if s.checker != nil {
+		return s.checker.CheckNamedValue(nv)
 	}
 	return driver.ErrSkip
 }

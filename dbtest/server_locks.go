@@ -50,6 +50,8 @@ type serverConn struct {
 	write   string    // the last statement that may have taken locks
 	writeAt time.Time // when it started
 	timeout atomic.Int64
+	// untraced: the test runs without lock diagnosis (WithoutLockTrace).
+	untraced bool
 }
 
 var serverConns sync.Map // "<backend>:<id>" → *serverConn
@@ -137,6 +139,9 @@ type lockWatch struct {
 
 // watchHook returns the statement hook of connection sc.
 func (p *serverProvider) watchHook(sc *serverConn) stmtHook {
+	if sc.untraced {
+		return p.untracedHook(sc)
+	}
 	return func(ctx context.Context, query string) (context.Context, func(error) error) {
 		head := statementHead(query)
 		sc.running(head)
@@ -269,6 +274,30 @@ func (w *lockWatch) explain(err error) error {
 	}
 	rep.Remedy = serverRemedy(rep)
 	return &LockError{Err: err, Report: rep}
+}
+
+// untracedHook is the statement hook of a connection whose test runs
+// without lock diagnosis: no watch, no blocker checks; a lock error is still
+// a *LockError, with what the error itself tells.
+func (p *serverProvider) untracedHook(sc *serverConn) stmtHook {
+	return func(ctx context.Context, query string) (context.Context, func(error) error) {
+		start := time.Now()
+		return ctx, func(err error) error {
+			if err == nil {
+				return nil
+			}
+			deadlock, isLock := p.d.lockError(err)
+			var le *LockError
+			if !isLock || errors.As(err, &le) {
+				return err
+			}
+			info, _, _ := sc.snapshot()
+			rep := &LockReport{Backend: p.b, Database: sc.db, Waiter: info, Statement: statementHead(query),
+				Waited: time.Since(start), LockTimeout: time.Duration(sc.timeout.Load()), Deadlock: deadlock, untraced: true}
+			rep.Remedy = serverRemedy(rep)
+			return &LockError{Err: err, Report: rep}
+		}
+	}
 }
 
 func serverRemedy(r *LockReport) string {
@@ -522,7 +551,7 @@ func (c *serverRawConnector) Connect(ctx context.Context) (driver.Conn, error) {
 		return nil, err
 	}
 	test, _ := currentTest(c.db)
-	sc := &serverConn{b: c.d.b, id: id, db: c.db, info: ConnInfo{ID: int(id), Role: RoleRaw, Location: loc, Test: test}}
+	sc := &serverConn{b: c.d.b, id: id, db: c.db, untraced: rawIsUntraced(c.db), info: ConnInfo{ID: int(id), Role: RoleRaw, Location: loc, Test: test}}
 	sc.timeout.Store(int64(rawLockTimeout(c.db)))
 	key := serverConnKey(c.d.b, id)
 	serverConns.Store(key, sc)
@@ -558,4 +587,13 @@ func rawLockTimeout(db string) time.Duration {
 		return v.(time.Duration)
 	}
 	return DefaultLockTimeout
+}
+
+// rawUntraced tells, per database, whether the test now using it runs
+// without lock diagnosis.
+var rawUntraced sync.Map // database name → bool
+
+func rawIsUntraced(db string) bool {
+	v, ok := rawUntraced.Load(db)
+	return ok && v.(bool)
 }

@@ -47,6 +47,10 @@ type connState struct {
 // lockTracker is the lock timeline of one SQLite database.
 type lockTracker struct {
 	name string
+	// quiet: the test now using the database runs without lock diagnosis
+	// (WithoutLockTrace); only lock levels are kept, so that the next
+	// test's timeline starts right.
+	quiet atomic.Bool
 
 	mu     sync.Mutex
 	start  time.Time
@@ -114,12 +118,14 @@ func (t *lockTracker) conn(id int) *connState {
 	return t.conns[id]
 }
 
-// reset starts a new timeline, for a new test on the database.
-func (t *lockTracker) reset() {
+// reset starts a new timeline, for a new test on the database, recorded
+// or not.
+func (t *lockTracker) reset(traced bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.start = time.Now()
 	t.events = t.events[:0]
+	t.quiet.Store(!traced)
 }
 
 func (t *lockTracker) eventLocked(cs *connState, action string, level vfs.LockLevel, now time.Time) {
@@ -134,6 +140,21 @@ func (t *lockTracker) eventLocked(cs *connState, action string, level vfs.LockLe
 }
 
 func (t *lockTracker) locked(cs *connState, level vfs.LockLevel, err error) {
+	if t.quiet.Load() {
+		// Levels, and how long a failing wait lasted; nothing else.
+		t.mu.Lock()
+		switch {
+		case err == nil:
+			cs.level = max(cs.level, level)
+			if !cs.waitStart.IsZero() && level >= cs.wanted {
+				cs.waitStart, cs.wanted = time.Time{}, 0
+			}
+		case cs.waitStart.IsZero():
+			cs.waitStart, cs.wanted = time.Now(), level
+		}
+		t.mu.Unlock()
+		return
+	}
 	now := time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -190,6 +211,12 @@ func conflicts(want, held vfs.LockLevel) bool {
 }
 
 func (t *lockTracker) unlocked(cs *connState, level vfs.LockLevel) {
+	if t.quiet.Load() {
+		t.mu.Lock()
+		cs.level = min(cs.level, level)
+		t.mu.Unlock()
+		return
+	}
 	now := time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -206,6 +233,9 @@ func (t *lockTracker) unlocked(cs *connState, level vfs.LockLevel) {
 }
 
 func (t *lockTracker) setStmt(cs *connState, sql string) {
+	if t.quiet.Load() {
+		return
+	}
 	t.mu.Lock()
 	cs.stmt = sql
 	t.mu.Unlock()
@@ -224,6 +254,10 @@ func (t *lockTracker) report(cs *connState) *LockReport {
 		Wanted:       lockName(cs.wanted),
 		SelfDeadlock: cs.selfLock,
 		LockTimeout:  time.Duration(cs.timeout.Load()),
+		untraced:     t.quiet.Load(),
+	}
+	if r.untraced {
+		r.Wanted = ""
 	}
 	if !cs.waitStart.IsZero() {
 		r.Waited = now.Sub(cs.waitStart)
