@@ -122,7 +122,9 @@
 //
 // A statement under dbtest waits at most [DefaultLockTimeout] for a lock,
 // on every backend, and on the raw connections too; [WithLockTimeout]
-// changes it. A lock conflict therefore fails a test in about a second
+// changes it (on MySQL, whose lock waits count whole seconds, dbtest stops
+// a statement that has waited for a row lock longer than a shorter timeout
+// itself). A lock conflict therefore fails a test in about a second
 // instead of hanging it for a minute (ncruces' default busy timeout), 50
 // seconds (InnoDB) or forever (PostgreSQL). InnoDB finds a deadlock as
 // soon as it forms; PostgreSQL looks for one only after deadlock_timeout,

@@ -297,6 +297,83 @@ func TestWithoutLockTrace(t *testing.T) {
 	})
 }
 
+// TestSubSecondLockTimeout: a lock timeout under a second holds on MySQL
+// too, whose innodb_lock_wait_timeout counts whole seconds: dbtest stops
+// the waiting statement itself, and the error is a *LockError naming the
+// holder, as on the other backends.
+func TestSubSecondLockTimeout(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
+		ctx := context.Background()
+		a, err := sql.Open(db.RawDriverName(), db.RawDSN())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		b, err := sql.Open(db.RawDriverName(), db.RawDSN())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		mustExec(t, a, "INSERT INTO items (id, name) VALUES (1, 'committed')")
+		defer mustExec(t, a, "DELETE FROM items")
+		txa, err := a.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer txa.Rollback()
+		mustExec(t, txa, "UPDATE items SET name = 'a holds the row' WHERE id = 1")
+		_, err = b.Exec("UPDATE items SET name = 'b waits' WHERE id = 1")
+		var le *dbtest.LockError
+		if !errors.As(err, &le) || le.SelfDeadlock() {
+			t.Fatalf("err = %v, want a *dbtest.LockError, not a self-deadlock", err)
+		}
+		if le.Report.LockTimeout != 200*time.Millisecond {
+			t.Errorf("lock timeout %v in the report, want 200ms", le.Report.LockTimeout)
+		}
+		if len(le.Report.Holders) != 1 || le.Report.Holders[0].Conn.Role != dbtest.RoleRaw {
+			t.Errorf("holders = %+v, want connection a", le.Report.Holders)
+		}
+		if db.Backend() == dbtest.MySQL && !strings.Contains(le.Report.ServerDetail, "dbtest stopped the statement at the 200ms lock timeout") {
+			t.Errorf("on MySQL the wait did not end at dbtest's 200ms lock timeout:\n%v", err)
+		}
+		t.Logf("after %v:\n%v", le.Report.Waited.Round(time.Millisecond), err)
+	}, itemsSchema(), dbtest.WithLockTimeout(200*time.Millisecond))
+}
+
+// TestMySQLTableLockTimeout: a wait for a lock of the MySQL server rather
+// than of InnoDB (LOCK TABLES), which InnoDB's status does not list, is
+// recognised from the process list and stopped at the lock timeout too.
+func TestMySQLTableLockTimeout(t *testing.T) {
+	db := dbtest.Open(t, dbtest.MySQL, itemsSchema(), dbtest.WithLockTimeout(200*time.Millisecond))
+	ctx := context.Background()
+	a, err := sql.Open(db.RawDriverName(), db.RawDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	holder, err := a.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	mustExec(t, holder, "LOCK TABLES items WRITE")
+	defer mustExec(t, holder, "UNLOCK TABLES")
+	b, err := sql.Open(db.RawDriverName(), db.RawDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	_, err = b.Exec("INSERT INTO items (id, name) VALUES (1, 'waits for the table')")
+	var le *dbtest.LockError
+	if !errors.As(err, &le) {
+		t.Fatalf("err = %v, want a *dbtest.LockError", err)
+	}
+	if !strings.HasSuffix(le.Report.Wanted, " lock") || !strings.Contains(le.Report.ServerDetail, "dbtest stopped the statement at the 200ms lock timeout") {
+		t.Errorf("the report does not name the server's lock, or dbtest did not stop the wait:\n%v", err)
+	}
+	t.Log(err)
+}
+
 // TestEscapedWritesReported: what a separate connection commits escapes the
 // test's rollback; cleanup reports it, naming the table, and the next test
 // still starts clean.

@@ -163,7 +163,7 @@ func (r *LockReport) String() string {
 	case r.untraced:
 		b.WriteString("  lock tracing was off (dbtest.WithoutLockTrace or DBTEST_LOCK_TRACE=off): no holder or timeline was recorded\n")
 	case len(r.Holders) == 0:
-		b.WriteString("  no holder is known any more: the lock was released as the waiter gave up\n")
+		b.WriteString("  no holder was named: the server did not say, or the lock was released as the waiter gave up\n")
 	}
 	for _, h := range r.Holders {
 		fmt.Fprintf(&b, "  %s has held %s", h.Conn, h.Lock)

@@ -93,6 +93,9 @@ func (mysqlDialect) createSQL(db string) string {
 	return "CREATE DATABASE " + myQuote(db) + " CHARACTER SET utf8mb4"
 }
 
+// lockTimeoutStep: innodb_lock_wait_timeout counts in whole seconds.
+func (mysqlDialect) lockTimeoutStep() time.Duration { return time.Second }
+
 // tuneSQL: InnoDB looks for deadlocks as soon as a lock wait begins.
 func (mysqlDialect) tuneSQL(string) []string { return nil }
 

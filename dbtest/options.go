@@ -11,7 +11,8 @@ import (
 // DefaultLockTimeout is how long a statement under dbtest waits for a lock
 // before it fails: SQLite's busy timeout, PostgreSQL's lock_timeout and
 // MySQL's innodb_lock_wait_timeout and lock_wait_timeout (MySQL counts in
-// whole seconds). Outside dbtest these waits default to 5 s (Python's
+// whole seconds; dbtest stops a statement that waits for a row lock longer
+// than a shorter timeout itself). Outside dbtest these waits default to 5 s (Python's
 // sqlite3), 60 s (ncruces), 50 s (InnoDB) or forever (PostgreSQL), which
 // turns a lock bug into a hang. [WithLockTimeout] changes it.
 const DefaultLockTimeout = time.Second

@@ -82,6 +82,9 @@ func pgQuote(name string) string { return `"` + strings.ReplaceAll(name, `"`, `"
 
 func (postgresDialect) createSQL(db string) string { return "CREATE DATABASE " + pgQuote(db) }
 
+// lockTimeoutStep: lock_timeout counts in milliseconds.
+func (postgresDialect) lockTimeoutStep() time.Duration { return 0 }
+
 // deadlockTimeout is PostgreSQL's deadlock_timeout on dbtest's databases:
 // the server looks for a deadlock only after a lock wait has lasted that
 // long (1 s by default, as long as dbtest's lock timeout, which would then

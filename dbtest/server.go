@@ -40,6 +40,9 @@ type serverDialect interface {
 	blockers(ctx context.Context, admin *sql.DB, waiter int64) (*LockReport, error)
 	// cancelQuery cancels the statement session id runs.
 	cancelQuery(ctx context.Context, admin *sql.DB, id int64)
+	// lockTimeoutStep is the shortest lock timeout the server keeps
+	// itself: dbtest enforces shorter ones by cancelling the statement.
+	lockTimeoutStep() time.Duration
 	// lockError classifies a driver error.
 	lockError(err error) (deadlock, lock bool)
 	// deadlockDetail returns the server's account of a deadlock.

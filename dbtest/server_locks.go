@@ -135,6 +135,11 @@ type lockWatch struct {
 	checkErr  error // the last check's error, if it failed
 	cancelled bool
 	inflight  sync.WaitGroup // a check that is running
+	// deadline is a lock timeout shorter than the server keeps (MySQL
+	// counts whole seconds): a statement still waiting for a lock then is
+	// cancelled, and timedOut says so.
+	deadline time.Duration
+	timedOut bool
 }
 
 // watchHook returns the statement hook of connection sc.
@@ -146,8 +151,11 @@ func (p *serverProvider) watchHook(sc *serverConn) stmtHook {
 		head := statementHead(query)
 		sc.running(head)
 		w := &lockWatch{p: p, sc: sc, start: time.Now(), stmt: head}
+		if t := time.Duration(sc.timeout.Load()); t > 0 && t < p.d.lockTimeoutStep() {
+			w.deadline = t
+		}
 		w.mu.Lock()
-		w.timer = time.AfterFunc(selfDeadlockCheck, w.check)
+		w.timer = time.AfterFunc(w.nextCheck(selfDeadlockCheck), w.check)
 		w.mu.Unlock()
 		return ctx, func(err error) error {
 			w.mu.Lock()
@@ -199,18 +207,43 @@ func (w *lockWatch) check() {
 		info, _, _ := w.sc.snapshot()
 		w.self = selfDeadlock(info, rep)
 		if w.self && !w.cancelled {
-			w.cancelled = true
-			cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			w.p.d.cancelQuery(cctx, w.p.admin, w.sc.id)
-			cancel()
+			w.cancel()
 			return
 		}
 	}
-	if w.snap == nil && w.checked < quickChecks {
-		w.timer.Reset(selfDeadlockCheck)
+	waiting := rep.Wanted != "" || len(rep.Holders) > 0
+	if w.deadline > 0 && waiting && time.Since(w.start) >= w.deadline && !w.cancelled {
+		if w.snap == nil {
+			w.snap = rep
+		}
+		w.timedOut = true
+		w.cancel()
 		return
 	}
-	w.timer.Reset(recheckEvery)
+	if w.snap == nil && w.checked < quickChecks {
+		w.timer.Reset(w.nextCheck(selfDeadlockCheck))
+		return
+	}
+	w.timer.Reset(w.nextCheck(recheckEvery))
+}
+
+// nextCheck is how long to wait before the next check: d, or less to be
+// on time for the deadline.
+func (w *lockWatch) nextCheck(d time.Duration) time.Duration {
+	if w.deadline > 0 {
+		if left := w.deadline - time.Since(w.start); left > 0 && left < d {
+			return left
+		}
+	}
+	return d
+}
+
+// cancel stops the watched statement; w.mu is held.
+func (w *lockWatch) cancel() {
+	w.cancelled = true
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	w.p.d.cancelQuery(ctx, w.p.admin, w.sc.id)
+	cancel()
 }
 
 // selfDeadlock reports whether the waiter waits on its own test's
@@ -245,9 +278,10 @@ func (w *lockWatch) explain(err error) error {
 		return err
 	}
 	w.mu.Lock()
-	self, snap, checked, checkErr := w.self, w.snap, w.checked, w.checkErr
+	self, snap, checked, checkErr, timedOut := w.self, w.snap, w.checked, w.checkErr, w.timedOut
 	w.mu.Unlock()
 	deadlock, isLock := w.p.d.lockError(err)
+	isLock = isLock || timedOut
 	if !self && !isLock {
 		return err
 	}
@@ -262,6 +296,10 @@ func (w *lockWatch) explain(err error) error {
 	rep.SelfDeadlock, rep.Deadlock = self, deadlock
 	if deadlock {
 		rep.ServerDetail = w.p.d.deadlockDetail(err, w.p.admin)
+	}
+	if timedOut && !self {
+		rep.ServerDetail = strings.TrimPrefix(rep.ServerDetail+fmt.Sprintf("\nthe server counts lock waits in steps of %v: dbtest stopped the statement at the %v lock timeout",
+			w.p.d.lockTimeoutStep(), w.deadline), "\n")
 	}
 	if snap == nil {
 		switch {

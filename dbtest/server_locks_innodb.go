@@ -123,7 +123,7 @@ func (mysqlDialect) blockers(ctx context.Context, admin *sql.DB, waiter int64) (
 		}
 	}
 	if w == nil || !w.waiting {
-		return &LockReport{}, nil // not waiting for a row or table lock
+		return serverLockWait(ctx, admin, waiter)
 	}
 	rep, err := innodbLockWaits(ctx, admin, waiter)
 	if err == nil && len(rep.Holders) > 0 {
@@ -134,6 +134,25 @@ func (mysqlDialect) blockers(ctx context.Context, admin *sql.DB, waiter int64) (
 		return nil, errors.Join(err, ierr)
 	}
 	return inferred, nil
+}
+
+// serverLockWait tells whether the session waits for a lock of the server
+// rather than of InnoDB (a metadata lock, LOCK TABLES), from its state in
+// the process list: the report then names what it wants, not who holds it.
+func serverLockWait(ctx context.Context, admin *sql.DB, waiter int64) (*LockReport, error) {
+	var state string
+	err := admin.QueryRowContext(ctx, "SELECT COALESCE(STATE, '') FROM information_schema.PROCESSLIST WHERE ID = ?", waiter).Scan(&state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return &LockReport{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if what, ok := strings.CutPrefix(state, "Waiting for "); ok && strings.HasSuffix(what, " lock") {
+		return &LockReport{Wanted: what, ServerDetail: "the process list says \"" + state + "\": a lock of the server, not of InnoDB " +
+			"(taken by LOCK TABLES or by DDL in another session), whose holder it does not name"}, nil
+	}
+	return &LockReport{}, nil
 }
 
 // innodbInferBlockers names the holders of the lock that w waits for by

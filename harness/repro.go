@@ -409,9 +409,6 @@ func patternRetry(ctx context.Context, b dbtest.Backend, out *PatternResult) err
 	}
 	defer writer.ExecContext(ctx, "DROP TABLE repro_frames")
 	hold := 300 * time.Millisecond
-	if b == dbtest.MySQL {
-		hold = 1500 * time.Millisecond // MySQL waits in whole seconds
-	}
 	release, err := holdTable(ctx, b, writer, "repro_frames")
 	if err != nil {
 		return err
