@@ -33,7 +33,7 @@ import (
 // its blockers; it looks again as often until it has found one or made
 // quickChecks checks, then every recheckEvery.
 const (
-	selfDeadlockCheck = 50 * time.Millisecond
+	selfDeadlockCheck = 30 * time.Millisecond
 	quickChecks       = 5 // checks selfDeadlockCheck apart before the first blocker is found
 	recheckEvery      = 200 * time.Millisecond
 	maxLockChecks     = 2 // per server, at once
