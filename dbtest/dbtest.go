@@ -173,6 +173,7 @@ func connect(ctx context.Context, b Backend, cfg *config) (*DB, error) {
 			info: ConnInfo{ID: int(sl.serverID), Role: RoleTestTx, Location: cfg.openedAt, Test: db.test}}
 		sc.timeout.Store(int64(cfg.lockTimeout))
 		serverConns.Store(key, sc)
+		testTxConns.Store(sl.name, sc)
 		db.sess.hook = pr.watchHook(sc)
 	}
 	db.rawDSN = prov.rawDSN(sl, cfg.lockTimeout)

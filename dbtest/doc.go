@@ -91,8 +91,10 @@
 // A connection that waits on a lock held by the test's own transaction can
 // never get it while the test waits: that is the classic bug of code that
 // writes through a second connection. dbtest fails such a wait at once
-// (within about 30 to 60 ms on the servers, where it asks who blocks a
-// statement that has run for 30 ms) instead of waiting out the timeout.
+// instead of waiting out the timeout: on the servers it asks who blocks a
+// statement once it has run for 30 ms, or for 10 ms when it runs on a
+// separate connection while the test's transaction holds writes, and a
+// self-deadlock typically ends within 10 to 40 ms.
 //
 // Diagnosis is on by default; on the append benchmark its cost is within
 // the noise of a loaded machine (BenchmarkSQLiteTracing compares it on, off

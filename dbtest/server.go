@@ -122,11 +122,29 @@ func newServerProvider(ctx context.Context, b Backend, token string) (*serverPro
 	}
 	p.ver = d.version(cctx, p.ctl)
 	p.sweep(cctx)
+	p.warmChecks(cctx)
 	if err := startReaper(b, base, token); err != nil {
 		p.close(ctx)
 		return nil, fmt.Errorf("dbtest: %s: starting the cleanup process: %w", b, err)
 	}
 	return p, nil
+}
+
+// warmChecks opens the connections of the lock checks now, so that the
+// first self-deadlock of the process is not recognised late for want of
+// one (connecting takes tens of milliseconds on a busy machine).
+func (p *serverProvider) warmChecks(ctx context.Context) {
+	var conns []*sql.Conn
+	for range maxLockChecks {
+		c, err := p.admin.Conn(ctx)
+		if err != nil {
+			break
+		}
+		conns = append(conns, c)
+	}
+	for _, c := range conns {
+		c.Close() // back to the pool, idle
+	}
 }
 
 func (p *serverProvider) engine() engine   { return p.d }

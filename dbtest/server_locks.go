@@ -34,9 +34,13 @@ import (
 // quickChecks checks, then every recheckEvery.
 const (
 	selfDeadlockCheck = 30 * time.Millisecond
-	quickChecks       = 5 // checks selfDeadlockCheck apart before the first blocker is found
-	recheckEvery      = 200 * time.Millisecond
-	maxLockChecks     = 2 // per server, at once
+	// suspectCheck is the first check of a statement on a separate
+	// connection while the test's own transaction holds uncommitted
+	// writes: the shape of a self-deadlock, looked at sooner.
+	suspectCheck  = 10 * time.Millisecond
+	quickChecks   = 5 // checks selfDeadlockCheck apart before the first blocker is found
+	recheckEvery  = 200 * time.Millisecond
+	maxLockChecks = 2 // per server, at once
 )
 
 // serverConn is a server session that dbtest opened.
@@ -154,8 +158,12 @@ func (p *serverProvider) watchHook(sc *serverConn) stmtHook {
 		if t := time.Duration(sc.timeout.Load()); t > 0 && t < p.d.lockTimeoutStep() {
 			w.deadline = t
 		}
+		first := selfDeadlockCheck
+		if sc.info.Role == RoleRaw && ownTxHasWritten(sc) {
+			first = suspectCheck
+		}
 		w.mu.Lock()
-		w.timer = time.AfterFunc(w.nextCheck(selfDeadlockCheck), w.check)
+		w.timer = time.AfterFunc(w.nextCheck(first), w.check)
 		w.mu.Unlock()
 		return ctx, func(err error) error {
 			w.mu.Lock()
@@ -634,4 +642,21 @@ var rawUntraced sync.Map // database name → bool
 func rawIsUntraced(db string) bool {
 	v, ok := rawUntraced.Load(db)
 	return ok && v.(bool)
+}
+
+// testTxConns holds, per database, the connection of the test's
+// transaction that uses it now.
+var testTxConns sync.Map // database name → *serverConn
+
+// ownTxHasWritten reports whether the transaction of the test that opened
+// raw connection sc has written, and so may hold locks sc will wait for.
+func ownTxHasWritten(sc *serverConn) bool {
+	v, ok := testTxConns.Load(sc.db)
+	if !ok {
+		return false
+	}
+	tx := v.(*serverConn)
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	return tx.write != "" && tx.info.Test == sc.info.Test
 }
