@@ -411,7 +411,7 @@ func patternRetry(ctx context.Context, b dbtest.Backend, out *PatternResult) err
 		return err
 	}
 	defer writer.ExecContext(ctx, "DROP TABLE repro_frames")
-	hold := 300 * time.Millisecond
+	hold := 600 * time.Millisecond // several lock timeouts, so that the retry is needed even when a wait ends late
 	release, err := holdTable(ctx, b, writer, "repro_frames")
 	if err != nil {
 		return err
