@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/ncruces/go-sqlite3"
 
 	"github.com/easyautoml/dbharness/dbtest"
@@ -336,8 +337,14 @@ func TestSubSecondLockTimeout(t *testing.T) {
 		if len(le.Report.Holders) != 1 || le.Report.Holders[0].Conn.Role != dbtest.RoleRaw {
 			t.Errorf("holders = %+v, want connection a", le.Report.Holders)
 		}
-		if db.Backend() == dbtest.MySQL && !strings.Contains(le.Report.ServerDetail, "dbtest stopped the statement at the 200ms lock timeout") {
-			t.Errorf("on MySQL the wait did not end at dbtest's 200ms lock timeout:\n%v", err)
+		if db.Backend() == dbtest.MySQL {
+			if !strings.Contains(le.Report.ServerDetail, "dbtest stopped the statement at the 200ms lock timeout") {
+				t.Errorf("on MySQL the wait did not end at dbtest's 200ms lock timeout:\n%v", err)
+			}
+			var me *mysql.MySQLError
+			if !errors.As(err, &me) || me.Number != 1205 {
+				t.Errorf("err = %v; want MySQL's own lock-wait timeout, 1205, for code that matches it", err)
+			}
 		}
 		t.Logf("after %v:\n%v", le.Report.Waited.Round(time.Millisecond), err)
 	}, itemsSchema(), dbtest.WithLockTimeout(200*time.Millisecond))

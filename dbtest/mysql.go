@@ -96,6 +96,13 @@ func (mysqlDialect) createSQL(db string) string {
 // lockTimeoutStep: innodb_lock_wait_timeout counts in whole seconds.
 func (mysqlDialect) lockTimeoutStep() time.Duration { return time.Second }
 
+// lockTimeoutError is MySQL's lock-wait timeout, error 1205 (the server
+// gives it for row locks and metadata locks alike).
+func (mysqlDialect) lockTimeoutError(after time.Duration) error {
+	return &mysql.MySQLError{Number: 1205, SQLState: [5]byte{'H', 'Y', '0', '0', '0'},
+		Message: fmt.Sprintf("Lock wait timeout exceeded; try restarting transaction (dbtest stopped the statement at its %v lock timeout)", after)}
+}
+
 // tuneSQL: InnoDB looks for deadlocks as soon as a lock wait begins.
 func (mysqlDialect) tuneSQL(string) []string { return nil }
 

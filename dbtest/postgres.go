@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -84,6 +85,12 @@ func (postgresDialect) createSQL(db string) string { return "CREATE DATABASE " +
 
 // lockTimeoutStep: lock_timeout counts in milliseconds.
 func (postgresDialect) lockTimeoutStep() time.Duration { return 0 }
+
+// lockTimeoutError is PostgreSQL's lock_not_available; dbtest never needs
+// it, the server keeping any lock timeout itself.
+func (postgresDialect) lockTimeoutError(after time.Duration) error {
+	return &pgconn.PgError{Severity: "ERROR", Code: "55P03", Message: fmt.Sprintf("canceling statement due to lock timeout (%v)", after)}
+}
 
 // deadlockTimeout is PostgreSQL's deadlock_timeout on dbtest's databases:
 // the server looks for a deadlock only after a lock wait has lasted that

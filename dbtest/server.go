@@ -43,6 +43,9 @@ type serverDialect interface {
 	// lockTimeoutStep is the shortest lock timeout the server keeps
 	// itself: dbtest enforces shorter ones by cancelling the statement.
 	lockTimeoutStep() time.Duration
+	// lockTimeoutError is the error the server gives when a lock wait
+	// times out, for a timeout dbtest enforced itself.
+	lockTimeoutError(after time.Duration) error
 	// lockError classifies a driver error.
 	lockError(err error) (deadlock, lock bool)
 	// deadlockDetail returns the server's account of a deadlock.

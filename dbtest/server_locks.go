@@ -308,6 +308,9 @@ func (w *lockWatch) explain(err error) error {
 	if timedOut && !self {
 		rep.ServerDetail = strings.TrimPrefix(rep.ServerDetail+fmt.Sprintf("\nthe server counts lock waits in steps of %v: dbtest stopped the statement at the %v lock timeout",
 			w.p.d.lockTimeoutStep(), w.deadline), "\n")
+		// Report the server's own lock-wait timeout, which code under test
+		// may match, rather than the cancellation that stood in for it.
+		err = w.p.d.lockTimeoutError(w.deadline)
 	}
 	if snap == nil {
 		switch {
