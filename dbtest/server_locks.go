@@ -30,15 +30,15 @@ import (
 // lock timeout.
 
 // selfDeadlockCheck is how long a statement runs before dbtest looks for
-// its blockers; it looks again as often until it has found one or made
-// quickChecks checks, then every recheckEvery.
+// its blockers; it looks again as often while the statement is younger
+// than quickFor, then every recheckEvery.
 const (
 	selfDeadlockCheck = 30 * time.Millisecond
 	// suspectCheck is the first check of a statement on a separate
 	// connection while the test's own transaction holds uncommitted
 	// writes: the shape of a self-deadlock, looked at sooner.
 	suspectCheck  = 10 * time.Millisecond
-	quickChecks   = 5 // checks selfDeadlockCheck apart before the first blocker is found
+	quickFor      = 500 * time.Millisecond // checks selfDeadlockCheck apart for so long
 	recheckEvery  = 200 * time.Millisecond
 	maxLockChecks = 2 // per server, at once
 )
@@ -228,7 +228,7 @@ func (w *lockWatch) check() {
 		w.cancel()
 		return
 	}
-	if w.snap == nil && w.checked < quickChecks {
+	if time.Since(w.start) < quickFor {
 		w.timer.Reset(w.nextCheck(selfDeadlockCheck))
 		return
 	}
