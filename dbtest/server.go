@@ -36,8 +36,9 @@ type serverDialect interface {
 	alive(ctx context.Context, conn *sql.Conn, token string) (bool, error)
 	version(ctx context.Context, conn *sql.Conn) string
 
-	// blockers asks the server who blocks session waiter.
-	blockers(ctx context.Context, admin *sql.DB, waiter int64) (*LockReport, error)
+	// blockers asks the server who blocks session waiter, which runs
+	// statement stmt (as statementHead gives it).
+	blockers(ctx context.Context, admin *sql.DB, waiter int64, stmt string) (*LockReport, error)
 	// cancelQuery cancels the statement session id runs.
 	cancelQuery(ctx context.Context, admin *sql.DB, id int64)
 	// lockTimeoutStep is the shortest lock timeout the server keeps

@@ -30,8 +30,11 @@ import (
 // lock timeout.
 
 // selfDeadlockCheck is how long a statement runs before dbtest looks for
-// its blockers; it looks again as often while the statement is younger
-// than quickFor, then every recheckEvery.
+// its blockers; then it looks again every recheckEvery. A statement that
+// has the shape of a self-deadlock is looked at after suspectCheck, and
+// again every selfDeadlockCheck while it is younger than quickFor. Each
+// check reads the server's lock tables, which takes their latch: a few
+// checks per wait, not a poll.
 const (
 	selfDeadlockCheck = 30 * time.Millisecond
 	// suspectCheck is the first check of a statement on a separate
@@ -144,6 +147,9 @@ type lockWatch struct {
 	// cancelled, and timedOut says so.
 	deadline time.Duration
 	timedOut bool
+	// suspect: a separate connection's statement while the test's
+	// transaction holds writes, checked more often (see suspectCheck).
+	suspect bool
 }
 
 // watchHook returns the statement hook of connection sc.
@@ -160,7 +166,7 @@ func (p *serverProvider) watchHook(sc *serverConn) stmtHook {
 		}
 		first := selfDeadlockCheck
 		if sc.info.Role == RoleRaw && ownTxHasWritten(sc) {
-			first = suspectCheck
+			first, w.suspect = suspectCheck, true
 		}
 		w.mu.Lock()
 		w.timer = time.AfterFunc(w.nextCheck(first), w.check)
@@ -195,7 +201,7 @@ func (w *lockWatch) check() {
 	w.mu.Unlock()
 	defer w.inflight.Done()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	rep, err := w.p.d.blockers(ctx, w.p.admin, w.sc.id)
+	rep, err := w.p.d.blockers(ctx, w.p.admin, w.sc.id, w.stmt)
 	cancel()
 	<-w.p.checks
 	w.mu.Lock()
@@ -228,7 +234,7 @@ func (w *lockWatch) check() {
 		w.cancel()
 		return
 	}
-	if time.Since(w.start) < quickFor {
+	if w.suspect && time.Since(w.start) < quickFor {
 		w.timer.Reset(w.nextCheck(selfDeadlockCheck))
 		return
 	}
@@ -383,7 +389,7 @@ func holderInfoAt(b Backend, id int64) (ConnInfo, string, time.Time) {
 
 // PostgreSQL.
 
-func (postgresDialect) blockers(ctx context.Context, admin *sql.DB, waiter int64) (*LockReport, error) {
+func (postgresDialect) blockers(ctx context.Context, admin *sql.DB, waiter int64, _ string) (*LockReport, error) {
 	rep := &LockReport{}
 	err := admin.QueryRowContext(ctx, `SELECT coalesce(string_agg(mode || ' on ' || locktype, ', '), '')
 		FROM pg_locks WHERE pid = $1 AND NOT granted`, waiter).Scan(&rep.Wanted)

@@ -27,13 +27,14 @@ import (
 // SHOW ENGINE INNODB STATUS is live: it lists every transaction, whether it
 // waits for a lock and on which table, and how many locks it holds. It does
 // not say who holds the lock a waiter wants (unless the server runs with
-// innodb_status_output_locks, a setting dbtest leaves alone). So a check
-// asks it first whether the statement waits for a lock at all; when it
-// does, the lock-wait tables name the blocker if they know the wait
-// (performance_schema's, behind sys.innodb_lock_waits, are live on MySQL
-// 8); when they do not, dbtest names the blocker by elimination: the
-// transactions, other than the waiter, that hold locks and whose session
-// uses the waited table's database (or no database). dbtest's databases
+// innodb_status_output_locks, a setting dbtest leaves alone), and it holds
+// InnoDB's lock latch while it prints. So a check reads the lock-wait
+// tables first (performance_schema's, behind sys.innodb_lock_waits, are
+// live on MySQL 8): when they show the statement waiting, they name its
+// blockers. When they do not, it asks SHOW ENGINE INNODB STATUS whether the
+// statement waits at all, and if it does names the blocker by elimination:
+// the transactions, other than the waiter, that hold locks and whose
+// session uses the waited table's database (or no database). dbtest's databases
 // belong to one test at a time, so that is usually the test's own
 // transaction alone. A session that writes to the table through another
 // default database, with qualified names, is not seen this way.
@@ -109,11 +110,17 @@ func parseInnoDBStatus(status string) []innodbTrx {
 	return kept
 }
 
-func (mysqlDialect) blockers(ctx context.Context, admin *sql.DB, waiter int64) (*LockReport, error) {
+func (mysqlDialect) blockers(ctx context.Context, admin *sql.DB, waiter int64, stmt string) (*LockReport, error) {
+	// The lock-wait tables first: when they show the statement waiting,
+	// they name its blockers, and reading them is cheap (a copy).
+	rep, lwErr := innodbLockWaits(ctx, admin, waiter, stmt)
+	if lwErr == nil && len(rep.Holders) > 0 {
+		return rep, nil
+	}
 	var typ, name, status string
 	if err := admin.QueryRowContext(ctx, "SHOW ENGINE INNODB STATUS").Scan(&typ, &name, &status); err != nil {
-		// Without the PROCESS privilege: the lock-wait tables alone.
-		return innodbLockWaits(ctx, admin, waiter)
+		// Without the PROCESS privilege: what the lock-wait tables said.
+		return rep, lwErr
 	}
 	trxs := parseInnoDBStatus(status)
 	var w *innodbTrx
@@ -125,15 +132,7 @@ func (mysqlDialect) blockers(ctx context.Context, admin *sql.DB, waiter int64) (
 	if w == nil || !w.waiting {
 		return serverLockWait(ctx, admin, waiter)
 	}
-	rep, err := innodbLockWaits(ctx, admin, waiter)
-	if err == nil && len(rep.Holders) > 0 {
-		return rep, nil
-	}
-	inferred, ierr := innodbInferBlockers(ctx, admin, w, trxs)
-	if ierr != nil {
-		return nil, errors.Join(err, ierr)
-	}
-	return inferred, nil
+	return innodbInferBlockers(ctx, admin, w, trxs)
 }
 
 // serverLockWait tells whether the session waits for a lock of the server
@@ -239,8 +238,10 @@ func innodbInferBlockers(ctx context.Context, admin *sql.DB, w *innodbTrx, trxs 
 }
 
 // innodbLockWaits reads InnoDB's lock waits: MariaDB (and MySQL 5.7)
-// through information_schema, MySQL 8 through the sys schema.
-func innodbLockWaits(ctx context.Context, admin *sql.DB, waiter int64) (*LockReport, error) {
+// through information_schema, MySQL 8 through the sys schema. Rows of
+// another statement of the same session, which a stale copy of the
+// information_schema tables may still show, are left out.
+func innodbLockWaits(ctx context.Context, admin *sql.DB, waiter int64, stmt string) (*LockReport, error) {
 	rows, err := admin.QueryContext(ctx, innodbLockWaitQueries[0], waiter)
 	var me *mysql.MySQLError
 	if errors.As(err, &me) && (me.Number == 1109 || me.Number == 1146) { // unknown table: MySQL 8
@@ -253,9 +254,12 @@ func innodbLockWaits(ctx context.Context, admin *sql.DB, waiter int64) (*LockRep
 	rep := &LockReport{}
 	for rows.Next() {
 		var id, micros int64
-		var query, mode, table, wanted string
-		if err := rows.Scan(&id, &query, &micros, &mode, &table, &wanted); err != nil {
+		var query, mode, table, wanted, waiting string
+		if err := rows.Scan(&id, &query, &micros, &mode, &table, &wanted, &waiting); err != nil {
 			return nil, err
+		}
+		if stmt != "" && statementHead(waiting) != stmt {
+			continue
 		}
 		info, write := holderInfo(MySQL, id)
 		if info.Role == RoleUnknown {
@@ -285,7 +289,7 @@ func innodbLockWaits(ctx context.Context, admin *sql.DB, waiter int64) (*LockRep
 var innodbLockWaitQueries = []string{
 	`SELECT b.trx_mysql_thread_id, COALESCE(b.trx_query, ''),
 		TIMESTAMPDIFF(MICROSECOND, b.trx_started, NOW(6)),
-		COALESCE(bl.lock_mode, ''), COALESCE(bl.lock_table, ''), COALESCE(rl.lock_mode, '')
+		COALESCE(bl.lock_mode, ''), COALESCE(bl.lock_table, ''), COALESCE(rl.lock_mode, ''), COALESCE(r.trx_query, '')
 	FROM information_schema.INNODB_LOCK_WAITS w
 	JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id
 	JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id
@@ -294,6 +298,6 @@ var innodbLockWaitQueries = []string{
 	WHERE r.trx_mysql_thread_id = ?`,
 	`SELECT blocking_pid, COALESCE(blocking_query, ''),
 		TIMESTAMPDIFF(MICROSECOND, blocking_trx_started, NOW(6)),
-		COALESCE(blocking_lock_mode, ''), COALESCE(locked_table, ''), COALESCE(waiting_lock_mode, '')
+		COALESCE(blocking_lock_mode, ''), COALESCE(locked_table, ''), COALESCE(waiting_lock_mode, ''), COALESCE(waiting_query, '')
 	FROM sys.innodb_lock_waits WHERE waiting_pid = ?`,
 }
