@@ -133,9 +133,11 @@ func (t *lockTracker) eventLocked(cs *connState, action string, level vfs.LockLe
 		copy(t.events, t.events[maxEvents/2:])
 		t.events = t.events[:len(t.events)-maxEvents/2]
 	}
+	// The statement is kept whole here and shortened only for a report:
+	// this runs for every lock, and must not allocate.
 	t.events = append(t.events, LockEvent{
 		At: now.Sub(t.start), Conn: cs.info.ID, Action: action,
-		Lock: lockName(level), Statement: statementHead(cs.stmt),
+		Lock: lockName(level), Statement: cs.stmt,
 	})
 }
 
@@ -269,6 +271,9 @@ func (t *lockTracker) report(cs *connState) *LockReport {
 		})
 	}
 	r.Timeline = append([]LockEvent(nil), t.events...)
+	for i := range r.Timeline {
+		r.Timeline[i].Statement = statementHead(r.Timeline[i].Statement)
+	}
 	r.Remedy = sqliteRemedy(r)
 	cs.waitStart, cs.wanted, cs.blockers, cs.selfLock = time.Time{}, 0, nil, false
 	return r
