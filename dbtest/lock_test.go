@@ -109,23 +109,43 @@ func TestSQLiteBusyBetweenSeparateConnections(t *testing.T) {
 	t.Log(err)
 }
 
+// rawConn opens a separate connection to the test's database, connected
+// before it returns (so that timing a statement does not time the
+// connecting), and closed when the test ends.
+func rawConn(t testing.TB, db *dbtest.DB) *sql.DB {
+	t.Helper()
+	raw, err := sql.Open(db.RawDriverName(), db.RawDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	if err := raw.Ping(); err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// separateWrite makes the platform's bug: the test's transaction writes
+// item 1, then a separate connection runs query (which writes item 1 too)
+// and waits on the test's own lock. It returns how long the statement
+// took, and its error.
+func separateWrite(t *testing.T, db *dbtest.DB, query string, args ...any) (time.Duration, error) {
+	t.Helper()
+	mustExec(t, db, "INSERT INTO items (id, name) VALUES (1, 'held by the test')")
+	raw := rawConn(t, db)
+	start := time.Now()
+	_, err := raw.Exec(query, args...)
+	return time.Since(start), err
+}
+
+const separateInsert = "INSERT INTO items (id, name) VALUES (1, 'from a separate connection')"
+
 // TestSelfDeadlockEveryBackend: the platform's bug on every backend. The
 // separate connection waits on the test's own transaction; dbtest fails it
 // well before the lock timeout, with a report naming both connections.
 func TestSelfDeadlockEveryBackend(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
-		mustExec(t, db, "INSERT INTO items (id, name) VALUES (1, 'held by the test')")
-		raw, err := sql.Open(db.RawDriverName(), db.RawDSN())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer raw.Close()
-		if err := raw.Ping(); err != nil { // connect first: the time below is the statement's
-			t.Fatal(err)
-		}
-		start := time.Now()
-		_, err = raw.Exec("INSERT INTO items (id, name) VALUES (1, 'from a separate connection')")
-		elapsed := time.Since(start)
+		elapsed, err := separateWrite(t, db, separateInsert)
 		var le *dbtest.LockError
 		if !errors.As(err, &le) {
 			t.Fatalf("err = %v, want a *dbtest.LockError", err)
@@ -156,17 +176,11 @@ func TestSelfDeadlockEveryBackend(t *testing.T) {
 // the one watch of the statement that really ran.
 func TestSelfDeadlockWithArguments(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
-		mustExec(t, db, "INSERT INTO items (id, name) VALUES (1, 'held by the test')")
-		raw, err := sql.Open(db.RawDriverName(), db.RawDSN())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer raw.Close()
 		query := "INSERT INTO items (id, name) VALUES (?, ?)"
 		if db.Backend() == dbtest.Postgres {
 			query = "INSERT INTO items (id, name) VALUES ($1, $2)"
 		}
-		_, err = raw.Exec(query, 1, "from a separate connection")
+		_, err := separateWrite(t, db, query, 1, "from a separate connection")
 		var le *dbtest.LockError
 		if !errors.As(err, &le) || !le.SelfDeadlock() {
 			t.Fatalf("err = %v; want a *dbtest.LockError reporting a self-deadlock", err)
@@ -215,15 +229,7 @@ func TestMySQLSelfDeadlockWhileLockTablesAreRead(t *testing.T) {
 		}
 	}()
 	time.Sleep(100 * time.Millisecond) // let the reads freeze the copy before the test writes
-	mustExec(t, db, "INSERT INTO items (id, name) VALUES (1, 'held by the test')")
-	raw, err := sql.Open(db.RawDriverName(), db.RawDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	start := time.Now()
-	_, err = raw.Exec("INSERT INTO items (id, name) VALUES (1, 'from a separate connection')")
-	elapsed := time.Since(start)
+	elapsed, err := separateWrite(t, db, separateInsert)
 	var le *dbtest.LockError
 	if !errors.As(err, &le) {
 		t.Fatalf("err = %v, want a *dbtest.LockError", err)
@@ -246,15 +252,7 @@ func TestMySQLSelfDeadlockWhileLockTablesAreRead(t *testing.T) {
 // same; another value is refused.
 func TestWithoutLockTrace(t *testing.T) {
 	check := func(t *testing.T, db *dbtest.DB) {
-		mustExec(t, db, "INSERT INTO items (id, name) VALUES (1, 'held by the test')")
-		raw, err := sql.Open(db.RawDriverName(), db.RawDSN())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer raw.Close()
-		start := time.Now()
-		_, err = raw.Exec("INSERT INTO items (id, name) VALUES (1, 'from a separate connection')")
-		waited := time.Since(start)
+		waited, err := separateWrite(t, db, separateInsert)
 		var le *dbtest.LockError
 		if !errors.As(err, &le) || !errors.Is(err, dbtest.ErrLocked) {
 			t.Fatalf("err = %v, want a *dbtest.LockError", err)
@@ -286,13 +284,7 @@ func TestWithoutLockTrace(t *testing.T) {
 	t.Run("the next test is traced", func(t *testing.T) {
 		// The same database, back in the pool: its timeline starts anew.
 		dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
-			mustExec(t, db, "INSERT INTO items (id, name) VALUES (1, 'held by the test')")
-			raw, err := sql.Open(db.RawDriverName(), db.RawDSN())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer raw.Close()
-			_, err = raw.Exec("INSERT INTO items (id, name) VALUES (1, 'from a separate connection')")
+			_, err := separateWrite(t, db, separateInsert)
 			var le *dbtest.LockError
 			if !errors.As(err, &le) || !le.SelfDeadlock() {
 				t.Fatalf("err = %v, want a self-deadlock", err)
@@ -308,16 +300,7 @@ func TestWithoutLockTrace(t *testing.T) {
 func TestSubSecondLockTimeout(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
 		ctx := context.Background()
-		a, err := sql.Open(db.RawDriverName(), db.RawDSN())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer a.Close()
-		b, err := sql.Open(db.RawDriverName(), db.RawDSN())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer b.Close()
+		a, b := rawConn(t, db), rawConn(t, db)
 		mustExec(t, a, "INSERT INTO items (id, name) VALUES (1, 'committed')")
 		defer mustExec(t, a, "DELETE FROM items")
 		txa, err := a.BeginTx(ctx, nil)
@@ -356,24 +339,14 @@ func TestSubSecondLockTimeout(t *testing.T) {
 func TestMySQLTableLockTimeout(t *testing.T) {
 	db := dbtest.Open(t, dbtest.MySQL, itemsSchema(), dbtest.WithLockTimeout(200*time.Millisecond))
 	ctx := context.Background()
-	a, err := sql.Open(db.RawDriverName(), db.RawDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	holder, err := a.Conn(ctx)
+	holder, err := rawConn(t, db).Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer holder.Close()
 	mustExec(t, holder, "LOCK TABLES items WRITE")
 	defer mustExec(t, holder, "UNLOCK TABLES")
-	b, err := sql.Open(db.RawDriverName(), db.RawDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	_, err = b.Exec("INSERT INTO items (id, name) VALUES (1, 'waits for the table')")
+	_, err = rawConn(t, db).Exec("INSERT INTO items (id, name) VALUES (1, 'waits for the table')")
 	var le *dbtest.LockError
 	if !errors.As(err, &le) {
 		t.Fatalf("err = %v, want a *dbtest.LockError", err)
