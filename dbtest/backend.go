@@ -57,6 +57,10 @@ const (
 	// EnvWazeroCache overrides the directory of the wazero compilation
 	// cache. The value "off" disables the cache.
 	EnvWazeroCache = "DBTEST_WAZERO_CACHE"
+	// EnvLockTrace set to "off" turns lock diagnosis off for every handle
+	// of the process, as [WithoutLockTrace] does for one; "on" (or unset)
+	// leaves it on.
+	EnvLockTrace = "DBTEST_LOCK_TRACE"
 )
 
 // Required reports whether DBTEST_REQUIRE names b: tests that find b

@@ -34,6 +34,7 @@ type DB struct {
 	dataVersion int64  // SQLite's data_version when the test began
 	test        string // the test's name, or the handle's
 	dirty       bool   // other connections committed: rebuild the database
+	checkClean  func(problems error) error
 
 	mu       sync.Mutex
 	released bool
@@ -139,7 +140,7 @@ func connect(ctx context.Context, b Backend, cfg *config) (*DB, error) {
 		cfg.sqliteWAL = false // an SQLite option: the servers ignore it
 	}
 	p := getPool(prov, b, mig, slotOptions{wal: cfg.sqliteWAL})
-	db := &DB{backend: b, prov: prov, pool: p, id: strings.ToLower(rand.Text())}
+	db := &DB{backend: b, prov: prov, pool: p, id: strings.ToLower(rand.Text()), checkClean: cfg.cleanupCheck}
 	if err := db.takeSlot(ctx, cfg); err != nil {
 		return nil, err
 	}
@@ -151,16 +152,18 @@ func connect(ctx context.Context, b Backend, cfg *config) (*DB, error) {
 	}
 	currentTests.Store(sl.name, [2]string{db.test, cfg.openedAt})
 	rawTimeouts.Store(sl.name, cfg.lockTimeout)
+	rawUntraced.Store(sl.name, cfg.noTrace)
 	takeRawConns(sl.name)
 	switch pr := prov.(type) {
 	case *sqliteProvider:
 		db.sess.explain, db.sess.hook = db.traceSQLite(sl.connector.(*sqliteConnector), cfg)
 	case *serverProvider:
 		key := serverConnKey(b, sl.serverID)
-		sc := &serverConn{b: b, id: sl.serverID, db: sl.name,
+		sc := &serverConn{b: b, id: sl.serverID, db: sl.name, untraced: cfg.noTrace,
 			info: ConnInfo{ID: int(sl.serverID), Role: RoleTestTx, Location: cfg.openedAt, Test: db.test}}
 		sc.timeout.Store(int64(cfg.lockTimeout))
 		serverConns.Store(key, sc)
+		testTxConns.Store(sl.name, sc)
 		db.sess.hook = pr.watchHook(sc)
 	}
 	db.rawDSN = prov.rawDSN(sl, cfg.lockTimeout)
@@ -173,7 +176,7 @@ func connect(ctx context.Context, b Backend, cfg *config) (*DB, error) {
 // connection in it.
 func (db *DB) traceSQLite(sc *sqliteConnector, cfg *config) (func(error) error, stmtHook) {
 	tr, cs := sc.state()
-	tr.reset()
+	tr.reset(!cfg.noTrace)
 	tr.mu.Lock()
 	cs.info.Role = RoleTestTx
 	cs.info.Test = db.test
@@ -259,8 +262,9 @@ func (db *DB) begin(ctx context.Context, eng engine, lockTimeout time.Duration) 
 
 // Release rolls back the test's transaction and returns the database to
 // dbtest. [Open] calls it at cleanup; call it yourself only for handles from
-// [Connect]. It reports what went wrong inside the transaction: statements
-// that tried to end it, or writes that escaped it.
+// [Connect]. It reports what went wrong inside the transaction, as a
+// *[CleanupError]: statements that tried to end it, or writes that escaped
+// it. With [WithCleanupCheck], it returns what the check makes of that.
 func (db *DB) Release(ctx context.Context) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
@@ -276,9 +280,10 @@ func (db *DB) Release(ctx context.Context) error {
 	defer cancel()
 	stillOpen, err := s.close(rctx)
 	clean := err == nil && len(s.implicitCommits) == 0
-	var problems []string
+	ce := &CleanupError{Backend: db.backend}
 	for _, r := range s.refused {
-		problems = append(problems, fmt.Sprintf("refused %s: it would have ended the test's transaction", r))
+		ce.problems = append(ce.problems, fmt.Sprintf("refused %s: it would have ended the test's transaction", r))
+		ce.Statements = append(ce.Statements, r)
 	}
 	if err != nil {
 		if s.logf != nil {
@@ -293,12 +298,15 @@ func (db *DB) Release(ctx context.Context) error {
 		if len(s.passed) > 0 {
 			p = fmt.Sprintf("the test's transaction was ended from inside by %s; what the test wrote until then escaped the rollback", strings.Join(s.passed, ", then "))
 		}
-		problems = append(problems, p)
+		ce.problems = append(ce.problems, p)
+		ce.Statements = append(ce.Statements, s.passed...)
+		ce.Ended = true
 	}
 	if err == nil {
-		if p := db.escapedWrites(rctx, !stillOpen); p != "" {
+		if p, tables := db.escapedWrites(rctx, !stillOpen); p != "" {
 			clean = false
-			problems = append(problems, p)
+			ce.problems = append(ce.problems, p)
+			ce.Tables = tables
 		}
 		if db.dirty {
 			clean = false
@@ -308,19 +316,23 @@ func (db *DB) Release(ctx context.Context) error {
 	if rerr := db.pool.release(rctx, db.slot, clean); rerr != nil && s.logf != nil {
 		s.logf("%v", rerr)
 	}
-	if len(problems) > 0 {
-		return fmt.Errorf("dbtest: %s: %s", db.backend, strings.Join(problems, "; "))
+	var problems error
+	if len(ce.problems) > 0 {
+		problems = ce
 	}
-	return nil
+	if db.checkClean != nil {
+		return db.checkClean(problems)
+	}
+	return problems
 }
 
 // escapedWrites reports writes that other connections committed to the
 // test's database: the rollback did not undo them.
-func (db *DB) escapedWrites(ctx context.Context, committed bool) string {
+func (db *DB) escapedWrites(ctx context.Context, committed bool) (string, []string) {
 	sl := db.slot
 	if db.backend == SQLite && sqliteFileMoved(sl.conn) {
 		return fmt.Sprintf("the database file %s was removed or replaced during the test; "+
-			"what the test wrote since went to a file that nobody can open again", sl.name)
+			"what the test wrote since went to a file that nobody can open again", sl.name), nil
 	}
 	changed := committed
 	switch db.backend {
@@ -331,13 +343,13 @@ func (db *DB) escapedWrites(ctx context.Context, committed bool) string {
 		changed = takeRawConns(sl.name) > 0 || changed
 	}
 	if !changed {
-		return ""
+		return "", nil
 	}
 	now, err := countTables(ctx, db.backend, sl.conn)
 	if err != nil {
-		return "checking for writes that escaped the rollback: " + err.Error()
+		return "checking for writes that escaped the rollback: " + err.Error(), nil
 	}
-	diffs := diffCounts(sl.baseline, now)
+	diffs, tables := diffCounts(sl.baseline, now)
 	if len(db.sess.implicitCommits) > 0 && len(diffs) > 0 {
 		// MySQL committed the test's own writes on DDL: the counts cannot
 		// tell them from a separate connection's. Say so in the log; the
@@ -347,20 +359,20 @@ func (db *DB) escapedWrites(ctx context.Context, committed bool) string {
 				db.backend, strings.Join(diffs, ", "))
 		}
 		db.dirty = true
-		return ""
+		return "", nil
 	}
 	switch {
 	case len(diffs) > 0 && committed:
-		return "tables left changed: " + strings.Join(diffs, ", ")
+		return "tables left changed: " + strings.Join(diffs, ", "), tables
 	case len(diffs) > 0:
 		return "writes through a separate connection escaped the test's rollback: " + strings.Join(diffs, ", ") +
-			"; let that code share the test's transaction (db.DSN()) or clean up what it commits"
+			"; let that code share the test's transaction (db.DSN()) or clean up what it commits", tables
 	}
 	// Committed changes that left every row count as it was (the test
 	// cleaned up after its separate connections) are not reported; the
 	// database is still rebuilt.
 	db.dirty = true
-	return ""
+	return "", nil
 }
 
 // Backend returns the handle's backend.

@@ -455,6 +455,9 @@ func TestOptions(t *testing.T) {
 		{"zero timeout", []dbtest.Option{dbtest.WithLockTimeout(0)}, "a zero lock timeout means wait forever on some servers"},
 		{"huge timeout", []dbtest.Option{dbtest.WithLockTimeout(time.Hour)}, "an hour-long wait is the hang dbtest exists to prevent"},
 		{"nil logf", []dbtest.Option{dbtest.WithLogf(nil)}, "nowhere to log"},
+		{"nil cleanup check", []dbtest.Option{dbtest.WithCleanupCheck(nil)}, "nothing to hand cleanup's findings to"},
+		{"without lock trace twice", []dbtest.Option{dbtest.WithoutLockTrace(), dbtest.WithoutLockTrace()}, "an option given twice is a mistake"},
+		{"cleanup check twice", []dbtest.Option{dbtest.WithCleanupCheck(func(error) error { return nil }), dbtest.WithCleanupCheck(func(err error) error { return err })}, "the second would silently win"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

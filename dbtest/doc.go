@@ -79,19 +79,36 @@
 //
 // On SQLite a tracing VFS records every lock level each connection takes,
 // and the report carries that timeline. On PostgreSQL dbtest asks
-// pg_blocking_pids, pg_locks and pg_stat_activity; on MariaDB InnoDB's
-// lock-wait tables, on MySQL 8 the sys schema; a deadlock report adds the
-// server's account of both statements.
+// pg_blocking_pids, pg_locks and pg_stat_activity; on MariaDB and MySQL
+// SHOW ENGINE INNODB STATUS (live: whether the statement waits, and for
+// which table) and InnoDB's lock-wait tables (information_schema's on
+// MariaDB, a copy InnoDB refreshes only after 100 ms without readers; the
+// sys schema's on MySQL 8). When the copy does not show the wait yet, the
+// holder is found by elimination: the only other transaction holding locks
+// in the test's database. A deadlock report adds the server's account of
+// both statements.
 //
 // A connection that waits on a lock held by the test's own transaction can
 // never get it while the test waits: that is the classic bug of code that
 // writes through a second connection. dbtest fails such a wait at once
-// (within about 50 ms on the servers) instead of waiting out the timeout.
+// instead of waiting out the timeout: on the servers it asks who blocks a
+// statement once it has run for 30 ms, or for 10 ms when it runs on a
+// separate connection while the test's transaction holds writes, and a
+// self-deadlock typically ends within 10 to 40 ms.
+//
+// Diagnosis is on by default; on the append benchmark its cost is within
+// the noise of a loaded machine (BenchmarkSQLiteTracing compares it on, off
+// and without dbtest's driver, in one run). [WithoutLockTrace] turns it off
+// for one test, DBTEST_LOCK_TRACE=off for the whole process: lock errors
+// are then still *[LockError], without holders or timeline, and a
+// self-deadlock waits out the lock timeout.
 //
 // At cleanup, dbtest checks that the test's transaction is still open and
 // that no other connection committed to the test's database; it fails the
-// test otherwise, naming the statement or the tables. [WithTransactionControl]
-// lets COMMIT through, to reproduce what such code does. [WithSQLiteWAL]
+// test otherwise with a *[CleanupError], naming the statement or the
+// tables. [WithTransactionControl] lets COMMIT through, to reproduce what
+// such code does; [WithCleanupCheck] hands cleanup's findings to the test,
+// to assert on them when it reproduces such a bug on purpose. [WithSQLiteWAL]
 // puts the SQLite database in WAL mode, to contrast with the rollback
 // journal, where a long read keeps a writer from committing; there, a
 // database file removed or replaced during the test is reported too.
@@ -126,9 +143,15 @@
 //
 // A statement under dbtest waits at most [DefaultLockTimeout] for a lock,
 // on every backend, and on the raw connections too; [WithLockTimeout]
-// changes it. A lock conflict therefore fails a test in about a second
+// changes it (on MySQL, whose lock waits count whole seconds, dbtest stops
+// a statement that has waited for a row lock longer than a shorter timeout
+// itself). A lock conflict therefore fails a test in about a second
 // instead of hanging it for a minute (ncruces' default busy timeout), 50
-// seconds (InnoDB) or forever (PostgreSQL).
+// seconds (InnoDB) or forever (PostgreSQL). InnoDB finds a deadlock as
+// soon as it forms; PostgreSQL looks for one only after deadlock_timeout,
+// which dbtest sets to 100 ms on its databases when the role may set it
+// (a superuser setting), so that a deadlock is reported as one, with both
+// statements, rather than as a lock timeout.
 //
 // # Cleanup after the process
 //
@@ -148,6 +171,7 @@
 //	DBTEST_MYSQL_DSN     MySQL or MariaDB server, e.g. root@tcp(127.0.0.1:3306)/test
 //	DBTEST_REQUIRE       backends that must be available (comma separated, or "all")
 //	DBTEST_WAZERO_CACHE  wazero compilation cache directory ("off" disables it)
+//	DBTEST_LOCK_TRACE    "off" turns lock diagnosis off (see WithoutLockTrace)
 //
 // The Testcontainers provider's variables (DBTEST_POSTGRES_IMAGE,
 // DBTEST_MYSQL_IMAGE, DBTEST_DOCKER_NETWORK, ...) are documented with

@@ -126,25 +126,55 @@ func asInt(v driver.Value) int64 {
 	return 0
 }
 
-// diffCounts describes how now differs from base, table by table.
-func diffCounts(base, now tableCounts) []string {
-	var out []string
+// diffCounts describes how now differs from base, table by table, and
+// names the tables that differ; both sorted.
+func diffCounts(base, now tableCounts) (diffs, tables []string) {
 	for name, n := range now {
 		b, ok := base[name]
 		switch {
 		case !ok:
-			out = append(out, fmt.Sprintf("%s (a new table with %d rows)", name, n))
+			diffs = append(diffs, fmt.Sprintf("%s (a new table with %d rows)", name, n))
 		case n != b:
-			out = append(out, fmt.Sprintf("%s (%+d rows)", name, n-b))
+			diffs = append(diffs, fmt.Sprintf("%s (%+d rows)", name, n-b))
+		default:
+			continue
 		}
+		tables = append(tables, name)
 	}
 	for name := range base {
 		if _, ok := now[name]; !ok {
-			out = append(out, name+" (dropped)")
+			diffs = append(diffs, name+" (dropped)")
+			tables = append(tables, name)
 		}
 	}
-	sort.Strings(out)
-	return out
+	sort.Strings(diffs)
+	sort.Strings(tables)
+	return diffs, tables
+}
+
+// CleanupError is what [DB.Release] found wrong at cleanup, and what a test
+// fails with: statements that ended, or tried to end, the test's
+// transaction, and writes that escaped its rollback. Its message is the
+// report; its fields are for programs, such as a test that reproduces such
+// a bug on purpose (see [WithCleanupCheck]).
+type CleanupError struct {
+	Backend Backend
+	// Statements are the COMMIT, ROLLBACK and BEGIN statements run on the
+	// handle, each with where it came from ("COMMIT at export.go:41"):
+	// refused, or let through by [WithTransactionControl].
+	Statements []string
+	// Ended is true when the test's transaction was no longer open.
+	Ended bool
+	// Tables are the tables whose rows other connections, or the test's
+	// own statements after its transaction ended, left changed.
+	Tables []string
+
+	problems []string
+}
+
+// Error returns the report: "dbtest: <backend>: <problem>; <problem>".
+func (e *CleanupError) Error() string {
+	return fmt.Sprintf("dbtest: %s: %s", e.Backend, strings.Join(e.problems, "; "))
 }
 
 // sqliteFileMoved reports whether the file of an SQLite connection's main

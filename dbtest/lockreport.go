@@ -121,6 +121,12 @@ type LockReport struct {
 	Timeline     []LockEvent
 	ServerDetail string // the server's own account, such as its deadlock report
 	Remedy       string
+
+	// inferred: the server did not name the holders; they are the
+	// transactions that can hold the lock (see server_locks_innodb.go).
+	inferred bool
+	// untraced: the test ran without lock diagnosis (WithoutLockTrace).
+	untraced bool
 }
 
 // String formats the report for a terminal: a summary, the holders, the
@@ -156,16 +162,21 @@ func (r *LockReport) String() string {
 		fmt.Fprintf(&b, "; gave up after %v (lock timeout %v)", round(r.Waited), r.LockTimeout)
 	}
 	b.WriteString("\n")
-	if len(r.Holders) == 0 {
-		b.WriteString("  no holder is known any more: the lock was released as the waiter gave up\n")
+	switch {
+	case r.untraced:
+		b.WriteString("  lock tracing was off (dbtest.WithoutLockTrace or DBTEST_LOCK_TRACE=off): no holder or timeline was recorded\n")
+	case len(r.Holders) == 0:
+		b.WriteString("  no holder was named: the server did not say, or the lock was released as the waiter gave up\n")
 	}
 	for _, h := range r.Holders {
-		fmt.Fprintf(&b, "  %s has held %s since", h.Conn, h.Lock)
-		if h.Statement != "" {
-			fmt.Fprintf(&b, " its %s", h.Statement)
-		}
-		if h.Since >= 0 {
-			fmt.Fprintf(&b, " at %s", ms(h.Since))
+		fmt.Fprintf(&b, "  %s has held %s", h.Conn, h.Lock)
+		switch {
+		case h.Statement != "" && h.Since >= 0:
+			fmt.Fprintf(&b, " since its %s at %s", h.Statement, ms(h.Since))
+		case h.Statement != "":
+			fmt.Fprintf(&b, " since its %s", h.Statement)
+		case h.Since >= 0:
+			fmt.Fprintf(&b, " since %s", ms(h.Since))
 		}
 		fmt.Fprintf(&b, " (%v)", round(h.HeldFor))
 		if h.Running != "" && h.Running != h.Statement {

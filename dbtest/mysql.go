@@ -92,6 +92,20 @@ func myQuote(name string) string { return "`" + strings.ReplaceAll(name, "`", "`
 func (mysqlDialect) createSQL(db string) string {
 	return "CREATE DATABASE " + myQuote(db) + " CHARACTER SET utf8mb4"
 }
+
+// lockTimeoutStep: innodb_lock_wait_timeout counts in whole seconds.
+func (mysqlDialect) lockTimeoutStep() time.Duration { return time.Second }
+
+// lockTimeoutError is MySQL's lock-wait timeout, error 1205 (the server
+// gives it for row locks and metadata locks alike).
+func (mysqlDialect) lockTimeoutError(after time.Duration) error {
+	return &mysql.MySQLError{Number: 1205, SQLState: [5]byte{'H', 'Y', '0', '0', '0'},
+		Message: fmt.Sprintf("Lock wait timeout exceeded; try restarting transaction (dbtest stopped the statement at its %v lock timeout)", after)}
+}
+
+// tuneSQL: InnoDB looks for deadlocks as soon as a lock wait begins.
+func (mysqlDialect) tuneSQL(string) []string { return nil }
+
 func (mysqlDialect) dropSQL(db string) string { return "DROP DATABASE IF EXISTS " + myQuote(db) }
 
 // endSessions kills the sessions on db, as PostgreSQL's DROP DATABASE

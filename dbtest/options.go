@@ -4,13 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"time"
 )
 
 // DefaultLockTimeout is how long a statement under dbtest waits for a lock
 // before it fails: SQLite's busy timeout, PostgreSQL's lock_timeout and
 // MySQL's innodb_lock_wait_timeout and lock_wait_timeout (MySQL counts in
-// whole seconds). Outside dbtest these waits default to 5 s (Python's
+// whole seconds; dbtest stops a statement that waits for a row lock longer
+// than a shorter timeout itself). Outside dbtest these waits default to 5 s (Python's
 // sqlite3), 60 s (ncruces), 50 s (InnoDB) or forever (PostgreSQL), which
 // turns a lock bug into a hang. [WithLockTimeout] changes it.
 const DefaultLockTimeout = time.Second
@@ -35,6 +37,8 @@ type config struct {
 	given         map[string]bool
 	passTxControl bool
 	sqliteWAL     bool
+	cleanupCheck  func(problems error) error
+	noTrace       bool
 	testName      string // the test that opens the handle
 	openedAt      string // file:line of the code that asked for it
 }
@@ -49,6 +53,13 @@ func openedAt(loc string) Option {
 
 func newConfig(opts []Option) (*config, error) {
 	c := &config{lockTimeout: DefaultLockTimeout, given: map[string]bool{}}
+	switch v := os.Getenv(EnvLockTrace); v {
+	case "", "on":
+	case "off":
+		c.noTrace = true
+	default:
+		return nil, fmt.Errorf("dbtest: %s=%q: want on or off", EnvLockTrace, v)
+	}
 	for _, o := range opts {
 		if o == nil {
 			return nil, errors.New("dbtest: nil Option")
@@ -171,6 +182,42 @@ func WithSQLiteWAL() Option {
 			return err
 		}
 		c.sqliteWAL = true
+		return nil
+	})
+}
+
+// WithCleanupCheck hands what cleanup finds to check instead of failing the
+// test with it: a *[CleanupError], or nil when the test's transaction held.
+// The test fails with the error check returns, if any; [DB.Release]
+// returns it. It is for tests that reproduce such bugs on purpose and
+// assert on dbtest's account of them; the database is rebuilt all the
+// same.
+func WithCleanupCheck(check func(problems error) error) Option {
+	return optionFunc(func(c *config) error {
+		if check == nil {
+			return errors.New("dbtest: WithCleanupCheck: nil function")
+		}
+		if err := c.once("WithCleanupCheck"); err != nil {
+			return err
+		}
+		c.cleanupCheck = check
+		return nil
+	})
+}
+
+// WithoutLockTrace turns dbtest's lock diagnosis off for the handle's test:
+// no SQLite lock timeline, no blocker checks on the servers, and so no
+// early end to a self-deadlock, which then waits out the lock timeout.
+// Lock errors are still *[LockError] (errors.Is(err, [ErrLocked])), naming
+// the waiting connection, without holders or timeline. It is for
+// benchmarks that want the last few percent; DBTEST_LOCK_TRACE=off does
+// the same for every handle of the process (see [EnvLockTrace]).
+func WithoutLockTrace() Option {
+	return optionFunc(func(c *config) error {
+		if err := c.once("WithoutLockTrace"); err != nil {
+			return err
+		}
+		c.noTrace = true
 		return nil
 	})
 }

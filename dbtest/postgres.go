@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -81,6 +82,29 @@ func (postgresDialect) dsn(base, db string, lockTimeout time.Duration, app strin
 func pgQuote(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
 
 func (postgresDialect) createSQL(db string) string { return "CREATE DATABASE " + pgQuote(db) }
+
+// lockTimeoutStep: lock_timeout counts in milliseconds.
+func (postgresDialect) lockTimeoutStep() time.Duration { return 0 }
+
+// lockTimeoutError is PostgreSQL's lock_not_available; dbtest never needs
+// it, the server keeping any lock timeout itself.
+func (postgresDialect) lockTimeoutError(after time.Duration) error {
+	return &pgconn.PgError{Severity: "ERROR", Code: "55P03", Message: fmt.Sprintf("canceling statement due to lock timeout (%v)", after)}
+}
+
+// deadlockTimeout is PostgreSQL's deadlock_timeout on dbtest's databases:
+// the server looks for a deadlock only after a lock wait has lasted that
+// long (1 s by default, as long as dbtest's lock timeout, which would then
+// end the wait first and hide the deadlock).
+const deadlockTimeout = 100 * time.Millisecond
+
+// tuneSQL sets deadlock_timeout for every session of database db. It is a
+// superuser setting (or one granted with GRANT SET ON PARAMETER); without
+// the privilege the server's own value stays.
+func (postgresDialect) tuneSQL(db string) []string {
+	return []string{fmt.Sprintf("ALTER DATABASE %s SET deadlock_timeout = %d", pgQuote(db), deadlockTimeout.Milliseconds())}
+}
+
 func (postgresDialect) dropSQL(db string) string {
 	return "DROP DATABASE IF EXISTS " + pgQuote(db) + " WITH (FORCE)"
 }

@@ -15,6 +15,22 @@ type reportingConn struct {
 	hook    stmtHook          // watches each statement
 	explain func(error) error // explains errors met while reading rows
 	onClose func()            // when not nil, called as the connection closes
+	// reading, when not nil, is told of a query whose rows are being read:
+	// its locks are taken as the rows are stepped through, after the
+	// statement hook has ended. It returns what to call when they close.
+	reading func(query string) (closed func())
+
+	checker  driver.NamedValueChecker // the real connection's, once looked up
+	lookedUp bool
+}
+
+// rows wraps the rows of query.
+func (c *reportingConn) rows(query string, rows driver.Rows) driver.Rows {
+	r := &reportingRows{Rows: rows, explain: c.explain}
+	if c.reading != nil {
+		r.closed = c.reading(query)
+	}
+	return r
 }
 
 func (c *reportingConn) Close() error {
@@ -45,7 +61,9 @@ func (c *reportingConn) PrepareContext(ctx context.Context, query string) (drive
 	if err = done(err); err != nil {
 		return nil, err
 	}
-	return &reportingStmt{Stmt: st, conn: c, query: query}, nil
+	rs := &reportingStmt{Stmt: st, conn: c, query: query}
+	rs.checker, _ = st.(driver.NamedValueChecker)
+	return rs, nil
 }
 
 func (c *reportingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
@@ -79,7 +97,7 @@ func (c *reportingConn) QueryContext(ctx context.Context, query string, args []d
 	if err = done(err); err != nil {
 		return nil, err
 	}
-	return wrapRows(rows, c.explain), nil
+	return c.rows(query, rows), nil
 }
 
 func (c *reportingConn) Begin() (driver.Tx, error) {
@@ -110,8 +128,14 @@ func (c *reportingConn) Ping(ctx context.Context) error {
 }
 
 func (c *reportingConn) CheckNamedValue(nv *driver.NamedValue) error {
-	if ch, ok := c.Conn.(driver.NamedValueChecker); ok {
-		return ch.CheckNamedValue(nv)
+	// Called for every argument; database/sql uses a connection from one
+	// goroutine at a time, so the lookup is kept without a lock.
+	if !c.lookedUp {
+		c.checker, _ = c.Conn.(driver.NamedValueChecker)
+		c.lookedUp = true
+	}
+	if c.checker != nil {
+		return c.checker.CheckNamedValue(nv)
 	}
 	return driver.ErrSkip
 }
@@ -151,8 +175,9 @@ func (t *reportingTx) Rollback() error {
 
 type reportingStmt struct {
 	driver.Stmt
-	conn  *reportingConn
-	query string
+	conn    *reportingConn
+	query   string
+	checker driver.NamedValueChecker // the statement's own, looked up once: it is called for every argument
 }
 
 func (s *reportingStmt) Exec(args []driver.Value) (driver.Result, error) {
@@ -175,12 +200,12 @@ func (s *reportingStmt) QueryContext(ctx context.Context, args []driver.NamedVal
 	if err = done(err); err != nil {
 		return nil, err
 	}
-	return wrapRows(rows, s.conn.explain), nil
+	return s.conn.rows(s.query, rows), nil
 }
 
 func (s *reportingStmt) CheckNamedValue(nv *driver.NamedValue) error {
-	if c, ok := s.Stmt.(driver.NamedValueChecker); ok {
-		return c.CheckNamedValue(nv)
+	if s.checker != nil {
+		return s.checker.CheckNamedValue(nv)
 	}
 	return driver.ErrSkip
 }
@@ -190,10 +215,15 @@ func (s *reportingStmt) CheckNamedValue(nv *driver.NamedValue) error {
 type reportingRows struct {
 	driver.Rows
 	explain func(error) error
+	closed  func() // when not nil, called once as the rows close
 }
 
-func wrapRows(rows driver.Rows, explain func(error) error) driver.Rows {
-	return &reportingRows{Rows: rows, explain: explain}
+func (r *reportingRows) Close() error {
+	if r.closed != nil {
+		r.closed()
+		r.closed = nil
+	}
+	return r.Rows.Close()
 }
 
 func (r *reportingRows) Next(dest []driver.Value) error {

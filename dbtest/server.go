@@ -27,6 +27,9 @@ type serverDialect interface {
 	// the configured database) with dbtest's session settings.
 	dsn(base, db string, lockTimeout time.Duration, app string) (string, error)
 	createSQL(db string) string
+	// tuneSQL sets up a new database for lock diagnosis; it may fail for
+	// want of privileges, and the database is used all the same.
+	tuneSQL(db string) []string
 	dropSQL(db string) string
 	// endSessions ends the sessions still on database db before it is
 	// dropped, where dropSQL does not: a statement that outlived its
@@ -41,10 +44,17 @@ type serverDialect interface {
 	alive(ctx context.Context, conn *sql.Conn, token string) (bool, error)
 	version(ctx context.Context, conn *sql.Conn) string
 
-	// blockers asks the server who blocks session waiter.
-	blockers(ctx context.Context, admin *sql.DB, waiter int64) (*LockReport, error)
+	// blockers asks the server who blocks session waiter, which runs
+	// statement stmt (as statementHead gives it).
+	blockers(ctx context.Context, admin *sql.DB, waiter int64, stmt string) (*LockReport, error)
 	// cancelQuery cancels the statement session id runs.
 	cancelQuery(ctx context.Context, admin *sql.DB, id int64)
+	// lockTimeoutStep is the shortest lock timeout the server keeps
+	// itself: dbtest enforces shorter ones by cancelling the statement.
+	lockTimeoutStep() time.Duration
+	// lockTimeoutError is the error the server gives when a lock wait
+	// times out, for a timeout dbtest enforced itself.
+	lockTimeoutError(after time.Duration) error
 	// lockError classifies a driver error.
 	lockError(err error) (deadlock, lock bool)
 	// deadlockDetail returns the server's account of a deadlock.
@@ -130,11 +140,29 @@ func newServerProvider(ctx context.Context, b Backend, token string) (*serverPro
 	}
 	p.ver = d.version(cctx, p.ctl)
 	p.sweep(cctx)
+	p.warmChecks(cctx)
 	if err := startReaper(b, base, token); err != nil {
 		p.close(ctx)
 		return nil, fmt.Errorf("dbtest: %s: starting the cleanup process: %w", b, err)
 	}
 	return p, nil
+}
+
+// warmChecks opens the connections of the lock checks now, so that the
+// first self-deadlock of the process is not recognised late for want of
+// one (connecting takes tens of milliseconds on a busy machine).
+func (p *serverProvider) warmChecks(ctx context.Context) {
+	var conns []*sql.Conn
+	for range maxLockChecks {
+		c, err := p.admin.Conn(ctx)
+		if err != nil {
+			break
+		}
+		conns = append(conns, c)
+	}
+	for _, c := range conns {
+		c.Close() // back to the pool, idle
+	}
 }
 
 func (p *serverProvider) engine() engine   { return p.d }
@@ -150,6 +178,11 @@ func (p *serverProvider) newSlot(ctx context.Context, m *migrationSet, _ slotOpt
 	p.seq++
 	name := fmt.Sprintf("dbtest_%s_%d", p.token, p.seq)
 	err := p.ctlExecLocked(ctx, p.d.createSQL(name))
+	if err == nil {
+		for _, q := range p.d.tuneSQL(name) {
+			p.ctl.ExecContext(ctx, q)
+		}
+	}
 	p.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("dbtest: %s: creating database %s: %w", p.b, name, err)

@@ -22,18 +22,28 @@ import (
 // Lock diagnosis on PostgreSQL and MySQL. Every statement that dbtest's
 // connections run, the test's and the raw ones, is watched: if it is still
 // running after selfDeadlockCheck, dbtest asks the server who blocks it
-// (pg_blocking_pids and pg_stat_activity; InnoDB's transaction and
-// lock-wait tables) and keeps the answer for the report. When the blocker
+// (pg_blocking_pids and pg_stat_activity; SHOW ENGINE INNODB STATUS and
+// InnoDB's lock-wait tables, see server_locks_innodb.go) and keeps the
+// answer for the report. When the blocker
 // is the test's own transaction, the wait can never end while the test
 // waits: dbtest cancels the statement at once instead of waiting out the
 // lock timeout.
 
 // selfDeadlockCheck is how long a statement runs before dbtest looks for
-// its blockers; then it looks again every recheckEvery.
+// its blockers; then it looks again every recheckEvery. A statement that
+// has the shape of a self-deadlock is looked at after suspectCheck, and
+// again every selfDeadlockCheck while it is younger than quickFor. Each
+// check reads the server's lock tables, which takes their latch: a few
+// checks per wait, not a poll.
 const (
-	selfDeadlockCheck = 50 * time.Millisecond
-	recheckEvery      = 200 * time.Millisecond
-	maxLockChecks     = 2 // per server, at once
+	selfDeadlockCheck = 30 * time.Millisecond
+	// suspectCheck is the first check of a statement on a separate
+	// connection while the test's own transaction holds uncommitted
+	// writes: the shape of a self-deadlock, looked at sooner.
+	suspectCheck  = 10 * time.Millisecond
+	quickFor      = 500 * time.Millisecond // checks selfDeadlockCheck apart for so long
+	recheckEvery  = 200 * time.Millisecond
+	maxLockChecks = 2 // per server, at once
 )
 
 // serverConn is a server session that dbtest opened.
@@ -43,9 +53,12 @@ type serverConn struct {
 	db      string
 	mu      sync.Mutex
 	info    ConnInfo
-	stmt    string // running now
-	write   string // the last statement that may have taken locks
+	stmt    string    // running now
+	write   string    // the last statement that may have taken locks
+	writeAt time.Time // when it started
 	timeout atomic.Int64
+	// untraced: the test runs without lock diagnosis (WithoutLockTrace).
+	untraced bool
 }
 
 var serverConns sync.Map // "<backend>:<id>" → *serverConn
@@ -70,7 +83,7 @@ func (sc *serverConn) running(head string) {
 	sc.stmt = head
 	if head != "" {
 		if k := strings.ToUpper(firstWord(head)); k != "SELECT" && k != "SHOW" && k != "SET" {
-			sc.write = head
+			sc.write, sc.writeAt = head, time.Now()
 		}
 	}
 	sc.mu.Unlock()
@@ -129,16 +142,34 @@ type lockWatch struct {
 	checkErr  error // the last check's error, if it failed
 	cancelled bool
 	inflight  sync.WaitGroup // a check that is running
+	// deadline is a lock timeout shorter than the server keeps (MySQL
+	// counts whole seconds): a statement still waiting for a lock then is
+	// cancelled, and timedOut says so.
+	deadline time.Duration
+	timedOut bool
+	// suspect: a separate connection's statement while the test's
+	// transaction holds writes, checked more often (see suspectCheck).
+	suspect bool
 }
 
 // watchHook returns the statement hook of connection sc.
 func (p *serverProvider) watchHook(sc *serverConn) stmtHook {
+	if sc.untraced {
+		return p.untracedHook(sc)
+	}
 	return func(ctx context.Context, query string) (context.Context, func(error) error) {
 		head := statementHead(query)
 		sc.running(head)
 		w := &lockWatch{p: p, sc: sc, start: time.Now(), stmt: head}
+		if t := time.Duration(sc.timeout.Load()); t > 0 && t < p.d.lockTimeoutStep() {
+			w.deadline = t
+		}
+		first := selfDeadlockCheck
+		if sc.info.Role == RoleRaw && ownTxHasWritten(sc) {
+			first, w.suspect = suspectCheck, true
+		}
 		w.mu.Lock()
-		w.timer = time.AfterFunc(selfDeadlockCheck, w.check)
+		w.timer = time.AfterFunc(w.nextCheck(first), w.check)
 		w.mu.Unlock()
 		return ctx, func(err error) error {
 			w.mu.Lock()
@@ -161,8 +192,8 @@ func (w *lockWatch) check() {
 	select {
 	case w.p.checks <- struct{}{}:
 	default:
-		// Enough checks are running; look again later.
-		w.timer.Reset(recheckEvery)
+		// Enough checks are running; look again soon.
+		w.timer.Reset(selfDeadlockCheck)
 		w.mu.Unlock()
 		return
 	}
@@ -170,7 +201,7 @@ func (w *lockWatch) check() {
 	w.mu.Unlock()
 	defer w.inflight.Done()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	rep, err := w.p.d.blockers(ctx, w.p.admin, w.sc.id)
+	rep, err := w.p.d.blockers(ctx, w.p.admin, w.sc.id, w.stmt)
 	cancel()
 	<-w.p.checks
 	w.mu.Lock()
@@ -188,20 +219,68 @@ func (w *lockWatch) check() {
 	if len(rep.Holders) > 0 {
 		w.snap = rep
 		info, _, _ := w.sc.snapshot()
-		for _, h := range rep.Holders {
-			if info.Role != RoleTestTx && h.Conn.Role == RoleTestTx && h.Conn.Test != "" && h.Conn.Test == info.Test {
-				w.self = true
-			}
-		}
+		w.self = selfDeadlock(info, rep)
 		if w.self && !w.cancelled {
-			w.cancelled = true
-			cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			w.p.d.cancelQuery(cctx, w.p.admin, w.sc.id)
-			cancel()
+			w.cancel()
 			return
 		}
 	}
-	w.timer.Reset(recheckEvery)
+	waiting := rep.Wanted != "" || len(rep.Holders) > 0
+	if w.deadline > 0 && waiting && time.Since(w.start) >= w.deadline && !w.cancelled {
+		if w.snap == nil {
+			w.snap = rep
+		}
+		w.timedOut = true
+		w.cancel()
+		return
+	}
+	if w.suspect && time.Since(w.start) < quickFor {
+		w.timer.Reset(w.nextCheck(selfDeadlockCheck))
+		return
+	}
+	w.timer.Reset(w.nextCheck(recheckEvery))
+}
+
+// nextCheck is how long to wait before the next check: d, or less to be
+// on time for the deadline.
+func (w *lockWatch) nextCheck(d time.Duration) time.Duration {
+	if w.deadline > 0 {
+		if left := w.deadline - time.Since(w.start); left > 0 && left < d {
+			return left
+		}
+	}
+	return d
+}
+
+// cancel stops the watched statement; w.mu is held.
+func (w *lockWatch) cancel() {
+	w.cancelled = true
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	w.p.d.cancelQuery(ctx, w.p.admin, w.sc.id)
+	cancel()
+}
+
+// selfDeadlock reports whether the waiter waits on its own test's
+// transaction. When the server named the blockers, one of them being the
+// test's transaction is enough: that one is never released while the test
+// waits. When they were inferred, every candidate must be the test's
+// transaction.
+func selfDeadlock(waiter ConnInfo, rep *LockReport) bool {
+	if waiter.Role == RoleTestTx || len(rep.Holders) == 0 {
+		return false
+	}
+	own := func(h LockHolder) bool {
+		return h.Conn.Role == RoleTestTx && h.Conn.Test != "" && h.Conn.Test == waiter.Test
+	}
+	for _, h := range rep.Holders {
+		if own(h) && !rep.inferred {
+			return true
+		}
+		if !own(h) && rep.inferred {
+			return false
+		}
+	}
+	return rep.inferred
 }
 
 func (w *lockWatch) explain(err error) error {
@@ -213,9 +292,10 @@ func (w *lockWatch) explain(err error) error {
 		return err
 	}
 	w.mu.Lock()
-	self, snap, checked, checkErr := w.self, w.snap, w.checked, w.checkErr
+	self, snap, checked, checkErr, timedOut := w.self, w.snap, w.checked, w.checkErr, w.timedOut
 	w.mu.Unlock()
 	deadlock, isLock := w.p.d.lockError(err)
+	isLock = isLock || timedOut
 	if !self && !isLock {
 		return err
 	}
@@ -231,6 +311,13 @@ func (w *lockWatch) explain(err error) error {
 	if deadlock {
 		rep.ServerDetail = w.p.d.deadlockDetail(err, w.p.admin)
 	}
+	if timedOut && !self {
+		rep.ServerDetail = strings.TrimPrefix(rep.ServerDetail+fmt.Sprintf("\nthe server counts lock waits in steps of %v: dbtest stopped the statement at the %v lock timeout",
+			w.p.d.lockTimeoutStep(), w.deadline), "\n")
+		// Report the server's own lock-wait timeout, which code under test
+		// may match, rather than the cancellation that stood in for it.
+		err = w.p.d.lockTimeoutError(w.deadline)
+	}
 	if snap == nil {
 		switch {
 		case checkErr != nil:
@@ -242,6 +329,30 @@ func (w *lockWatch) explain(err error) error {
 	}
 	rep.Remedy = serverRemedy(rep)
 	return &LockError{Err: err, Report: rep}
+}
+
+// untracedHook is the statement hook of a connection whose test runs
+// without lock diagnosis: no watch, no blocker checks; a lock error is still
+// a *LockError, with what the error itself tells.
+func (p *serverProvider) untracedHook(sc *serverConn) stmtHook {
+	return func(ctx context.Context, query string) (context.Context, func(error) error) {
+		start := time.Now()
+		return ctx, func(err error) error {
+			if err == nil {
+				return nil
+			}
+			deadlock, isLock := p.d.lockError(err)
+			var le *LockError
+			if !isLock || errors.As(err, &le) {
+				return err
+			}
+			info, _, _ := sc.snapshot()
+			rep := &LockReport{Backend: p.b, Database: sc.db, Waiter: info, Statement: statementHead(query),
+				Waited: time.Since(start), LockTimeout: time.Duration(sc.timeout.Load()), Deadlock: deadlock, untraced: true}
+			rep.Remedy = serverRemedy(rep)
+			return &LockError{Err: err, Report: rep}
+		}
+	}
 }
 
 func serverRemedy(r *LockReport) string {
@@ -262,16 +373,23 @@ func serverRemedy(r *LockReport) string {
 
 // holderInfo names the server session id as dbtest knows it.
 func holderInfo(b Backend, id int64) (ConnInfo, string) {
+	info, write, _ := holderInfoAt(b, id)
+	return info, write
+}
+
+// holderInfoAt is holderInfo with the time its last write started.
+func holderInfoAt(b Backend, id int64) (ConnInfo, string, time.Time) {
 	if sc := lookupServerConn(b, id); sc != nil {
-		info, _, write := sc.snapshot()
-		return info, write
+		sc.mu.Lock()
+		defer sc.mu.Unlock()
+		return sc.info, sc.write, sc.writeAt
 	}
-	return ConnInfo{ID: int(id), Role: RoleUnknown}, ""
+	return ConnInfo{ID: int(id), Role: RoleUnknown}, "", time.Time{}
 }
 
 // PostgreSQL.
 
-func (postgresDialect) blockers(ctx context.Context, admin *sql.DB, waiter int64) (*LockReport, error) {
+func (postgresDialect) blockers(ctx context.Context, admin *sql.DB, waiter int64, _ string) (*LockReport, error) {
 	rep := &LockReport{}
 	err := admin.QueryRowContext(ctx, `SELECT coalesce(string_agg(mode || ' on ' || locktype, ', '), '')
 		FROM pg_locks WHERE pid = $1 AND NOT granted`, waiter).Scan(&rep.Wanted)
@@ -364,66 +482,6 @@ func (postgresDialect) deadlockDetail(err error, _ *sql.DB) string {
 var pgProcess = regexp.MustCompile(`Process (\d+) waits`)
 
 // MySQL and MariaDB.
-
-// mysqlBlockers reads InnoDB's lock waits: MariaDB (and MySQL 5.7) through
-// information_schema, MySQL 8 through the sys schema.
-var mysqlBlockerQueries = []string{
-	`SELECT b.trx_mysql_thread_id, COALESCE(b.trx_query, ''),
-		TIMESTAMPDIFF(MICROSECOND, b.trx_started, NOW(6)),
-		COALESCE(bl.lock_mode, ''), COALESCE(bl.lock_table, ''), COALESCE(rl.lock_mode, '')
-	FROM information_schema.INNODB_LOCK_WAITS w
-	JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id
-	JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id
-	LEFT JOIN information_schema.INNODB_LOCKS bl ON bl.lock_id = w.blocking_lock_id
-	LEFT JOIN information_schema.INNODB_LOCKS rl ON rl.lock_id = w.requested_lock_id
-	WHERE r.trx_mysql_thread_id = ?`,
-	`SELECT blocking_pid, COALESCE(blocking_query, ''),
-		TIMESTAMPDIFF(MICROSECOND, blocking_trx_started, NOW(6)),
-		COALESCE(blocking_lock_mode, ''), COALESCE(locked_table, ''), COALESCE(waiting_lock_mode, '')
-	FROM sys.innodb_lock_waits WHERE waiting_pid = ?`,
-}
-
-func (mysqlDialect) blockers(ctx context.Context, admin *sql.DB, waiter int64) (*LockReport, error) {
-	rows, err := admin.QueryContext(ctx, mysqlBlockerQueries[0], waiter)
-	var me *mysql.MySQLError
-	if errors.As(err, &me) && (me.Number == 1109 || me.Number == 1146) { // unknown table: MySQL 8
-		rows, err = admin.QueryContext(ctx, mysqlBlockerQueries[1], waiter)
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	rep := &LockReport{}
-	for rows.Next() {
-		var id, micros int64
-		var query, mode, table, wanted string
-		if err := rows.Scan(&id, &query, &micros, &mode, &table, &wanted); err != nil {
-			return nil, err
-		}
-		info, write := holderInfo(MySQL, id)
-		if info.Role == RoleUnknown {
-			info.ID = int(id)
-		}
-		lock := strings.TrimSpace(mode + " lock on " + table)
-		if mode == "" {
-			lock = "a conflicting lock"
-		}
-		h := LockHolder{Conn: info, Lock: lock, Since: -1, HeldFor: time.Duration(micros) * time.Microsecond, Statement: write}
-		if h.Statement == "" {
-			h.Statement = statementHead(query)
-		}
-		if query == "" {
-			h.Running = "nothing (idle in transaction)"
-		} else {
-			h.Running = statementHead(query)
-		}
-		if wanted != "" {
-			rep.Wanted = wanted + " lock on " + table
-		}
-		rep.Holders = append(rep.Holders, h)
-	}
-	return rep, rows.Err()
-}
 
 func (mysqlDialect) cancelQuery(ctx context.Context, admin *sql.DB, id int64) {
 	admin.ExecContext(ctx, "KILL QUERY "+strconv.FormatInt(id, 10))
@@ -548,7 +606,7 @@ func (c *serverRawConnector) Connect(ctx context.Context) (driver.Conn, error) {
 		return nil, err
 	}
 	test, _ := currentTest(c.db)
-	sc := &serverConn{b: c.d.b, id: id, db: c.db, info: ConnInfo{ID: int(id), Role: RoleRaw, Location: loc, Test: test}}
+	sc := &serverConn{b: c.d.b, id: id, db: c.db, untraced: rawIsUntraced(c.db), info: ConnInfo{ID: int(id), Role: RoleRaw, Location: loc, Test: test}}
 	sc.timeout.Store(int64(rawLockTimeout(c.db)))
 	key := serverConnKey(c.d.b, id)
 	serverConns.Store(key, sc)
@@ -584,4 +642,30 @@ func rawLockTimeout(db string) time.Duration {
 		return v.(time.Duration)
 	}
 	return DefaultLockTimeout
+}
+
+// rawUntraced tells, per database, whether the test now using it runs
+// without lock diagnosis.
+var rawUntraced sync.Map // database name → bool
+
+func rawIsUntraced(db string) bool {
+	v, ok := rawUntraced.Load(db)
+	return ok && v.(bool)
+}
+
+// testTxConns holds, per database, the connection of the test's
+// transaction that uses it now.
+var testTxConns sync.Map // database name → *serverConn
+
+// ownTxHasWritten reports whether the transaction of the test that opened
+// raw connection sc has written, and so may hold locks sc will wait for.
+func ownTxHasWritten(sc *serverConn) bool {
+	v, ok := testTxConns.Load(sc.db)
+	if !ok {
+		return false
+	}
+	tx := v.(*serverConn)
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	return tx.write != "" && tx.info.Test == sc.info.Test
 }

@@ -47,6 +47,10 @@ type connState struct {
 // lockTracker is the lock timeline of one SQLite database.
 type lockTracker struct {
 	name string
+	// quiet: the test now using the database runs without lock diagnosis
+	// (WithoutLockTrace); only lock levels are kept, so that the next
+	// test's timeline starts right.
+	quiet atomic.Bool
 
 	mu     sync.Mutex
 	start  time.Time
@@ -114,12 +118,14 @@ func (t *lockTracker) conn(id int) *connState {
 	return t.conns[id]
 }
 
-// reset starts a new timeline, for a new test on the database.
-func (t *lockTracker) reset() {
+// reset starts a new timeline, for a new test on the database, recorded
+// or not.
+func (t *lockTracker) reset(traced bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.start = time.Now()
 	t.events = t.events[:0]
+	t.quiet.Store(!traced)
 }
 
 func (t *lockTracker) eventLocked(cs *connState, action string, level vfs.LockLevel, now time.Time) {
@@ -127,13 +133,30 @@ func (t *lockTracker) eventLocked(cs *connState, action string, level vfs.LockLe
 		copy(t.events, t.events[maxEvents/2:])
 		t.events = t.events[:len(t.events)-maxEvents/2]
 	}
+	// The statement is kept whole here and shortened only for a report:
+	// this runs for every lock, and must not allocate.
 	t.events = append(t.events, LockEvent{
 		At: now.Sub(t.start), Conn: cs.info.ID, Action: action,
-		Lock: lockName(level), Statement: statementHead(cs.stmt),
+		Lock: lockName(level), Statement: cs.stmt,
 	})
 }
 
 func (t *lockTracker) locked(cs *connState, level vfs.LockLevel, err error) {
+	if t.quiet.Load() {
+		// Levels, and how long a failing wait lasted; nothing else.
+		t.mu.Lock()
+		switch {
+		case err == nil:
+			cs.level = max(cs.level, level)
+			if !cs.waitStart.IsZero() && level >= cs.wanted {
+				cs.waitStart, cs.wanted = time.Time{}, 0
+			}
+		case cs.waitStart.IsZero():
+			cs.waitStart, cs.wanted = time.Now(), level
+		}
+		t.mu.Unlock()
+		return
+	}
 	now := time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -190,6 +213,12 @@ func conflicts(want, held vfs.LockLevel) bool {
 }
 
 func (t *lockTracker) unlocked(cs *connState, level vfs.LockLevel) {
+	if t.quiet.Load() {
+		t.mu.Lock()
+		cs.level = min(cs.level, level)
+		t.mu.Unlock()
+		return
+	}
 	now := time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -206,6 +235,9 @@ func (t *lockTracker) unlocked(cs *connState, level vfs.LockLevel) {
 }
 
 func (t *lockTracker) setStmt(cs *connState, sql string) {
+	if t.quiet.Load() {
+		return
+	}
 	t.mu.Lock()
 	cs.stmt = sql
 	t.mu.Unlock()
@@ -224,6 +256,10 @@ func (t *lockTracker) report(cs *connState) *LockReport {
 		Wanted:       lockName(cs.wanted),
 		SelfDeadlock: cs.selfLock,
 		LockTimeout:  time.Duration(cs.timeout.Load()),
+		untraced:     t.quiet.Load(),
+	}
+	if r.untraced {
+		r.Wanted = ""
 	}
 	if !cs.waitStart.IsZero() {
 		r.Waited = now.Sub(cs.waitStart)
@@ -235,6 +271,9 @@ func (t *lockTracker) report(cs *connState) *LockReport {
 		})
 	}
 	r.Timeline = append([]LockEvent(nil), t.events...)
+	for i := range r.Timeline {
+		r.Timeline[i].Statement = statementHead(r.Timeline[i].Statement)
+	}
 	r.Remedy = sqliteRemedy(r)
 	cs.waitStart, cs.wanted, cs.blockers, cs.selfLock = time.Time{}, 0, nil, false
 	return r
@@ -349,7 +388,11 @@ func (c *sqliteConnector) Connect(ctx context.Context) (driver.Conn, error) {
 		return dc, nil
 	}
 	explain := func(err error) error { return explainSQLite(err, tr, cs) }
-	return &reportingConn{Conn: dc, hook: sqliteHook(tr, cs, explain), explain: explain}, nil
+	reading := func(query string) func() {
+		tr.setStmt(cs, query)
+		return func() { tr.setStmt(cs, "") }
+	}
+	return &reportingConn{Conn: dc, hook: sqliteHook(tr, cs, explain), explain: explain, reading: reading}, nil
 }
 
 // state returns the tracker and state of the connector's latest connection.

@@ -30,6 +30,21 @@
 // The steps run in order, in one transaction: the handle's. The scenario
 // stops at the first step that fails.
 //
+// # Settings of the handle
+//
+// Four more keys, next to name and steps, say what the scenario needs of
+// its handle; [Scenario.Options] turns them into dbtest options:
+//
+//	sqlite_journal: wal        SQLite in WAL mode (default rollback: the rollback journal)
+//	lock_timeout: 100ms        how long a statement waits for a lock (dbtest's default 1s)
+//	transaction_control: pass  COMMIT and ROLLBACK on the handle go through (default refuse)
+//	expect_cleanup:            what dbtest's cleanup must find, instead of failing the run:
+//	  statements: [COMMIT]       the statements that ended or tried to end the transaction
+//	  tables: [teams]            the tables that writes escaping the rollback left changed
+//
+// The servers ignore sqlite_journal. Without expect_cleanup, cleanup must
+// find nothing, as in any test.
+//
 // # Names and references
 //
 // A step that creates something names it with as: (create_user, create_team,
@@ -43,14 +58,20 @@
 //
 // # Steps that create and change things
 //
-//	create_user     as, username; email (default username@example.com), staff
-//	create_team     as, name; members: users, the first of them the team's owner
-//	create_machine  as, owner (a user), name, table (its data table); team, description
-//	append          machine; one of dataset (salaries), csv (a file relative to
-//	                the scenario) or table ({columns: [...], rows: [[...]]});
+//	create_user     as, username; email (default username@example.com), staff;
+//	                mode or conn
+//	create_team     as, name; members: users, the first of them the team's owner;
+//	                mode or conn
+//	create_machine  as, owner (a user), name, table (its data table); team,
+//	                description; mode or conn
+//	append          machine, or into (a table, without the registry); one of
+//	                dataset (salaries), csv (a file relative to the scenario)
+//	                or table ({columns: [...], rows: [[...]]});
 //	                rows: [from, to] keeps those rows (0-based, to excluded);
 //	                types: {column: integer|float|boolean|timestamp|text};
-//	                user (default the machine's owner); mode
+//	                user (default the machine's owner); mode or conn; retry
+//	                (attempts on a lock conflict, default 1); min_attempts
+//	                (the append must have needed at least that many)
 //	train           machine, as (the model's name), target; features (default
 //	                every other column but timestamps); test_fraction (0.2);
 //	                seed (1); user
@@ -63,11 +84,16 @@
 //	                see it
 //	delete_machine  machine: its rows, its data table and its predictions table
 //
+// A step expected to fail creates nothing: its as: name is not defined
+// for later steps, so several such steps, one per backend, may use one.
+//
 // append writes as the platform's ML code does (registry's AppendToMachine):
 // it takes the machine's table lock for its duration, writes the frame with
 // package dynamic, creating the table or adding the columns a frame brings,
 // and records a DataLinesOperation. Inline tables and CSV files are read
-// with dynamic.ReadCSV, so their types are inferred the same way.
+// with dynamic.ReadCSV, so their types are inferred the same way. With
+// retry, package dynamic tries again on a lock conflict, waiting 50 ms and
+// then twice as long each time, up to 200 ms.
 //
 // train reads the machine's data, fits an ordinary least-squares regression
 // of target on the features, numbers and booleans as they are and text
@@ -104,8 +130,8 @@
 //
 // # Connection modes
 //
-// append, predict and the expectations that read take a mode: the
-// connection they go through.
+// The steps that create things, append, predict, sql and the expectations
+// that read take a mode: the connection they go through.
 //
 //	test      the scenario's own handle: its transaction (the default)
 //	shared    a pool opened with sql.Open(db.DriverName(), db.DSN()): other
@@ -116,17 +142,42 @@
 //	          not committed, and whose writes wait on the test's locks
 //	          (the platform's bug, on purpose)
 //
-// On SQLite and PostgreSQL a separate connection's write to the machine's
-// table waits on the test's own transaction, and dbtest fails it at once
-// (expect_error: locked) with a lock report, kept in [StepResult.LockReport].
-// On MySQL, DDL has committed the table already; what a separate connection
-// commits there escapes the rollback, and dbtest fails the run at cleanup.
+// A separate connection's write that needs a lock the test's transaction
+// holds waits on the test itself, and dbtest fails it at once
+// (expect_error: self_deadlock) with a lock report, kept in
+// [StepResult.LockReport]. What a separate connection commits escapes the
+// rollback, and dbtest's cleanup fails the run, unless expect_cleanup
+// expects it.
+//
+// # Connections of their own
+//
+//	begin         as: open a separate connection and begin a transaction on it
+//	commit        conn; after: end its transaction, now or, with after (300ms),
+//	              in the background while the next steps run
+//	rollback      conn; after: the same, rolling back
+//	concurrently  statements: a list of {conn: NAME, query: SQL}, two or more,
+//	              run at once, each on its connection
+//
+// Steps that take a mode take conn: NAME instead, to run in that
+// connection's transaction. Two such connections reproduce what one
+// sequence of steps cannot: a writer holding a lock while another waits
+// (commit with after), a long read, a deadlock. concurrently waits for
+// every statement; with expect_error it passes when one or more fail with
+// that kind and the others succeed, since which of two deadlocked
+// transactions the server stops is its choice. A connection ended by
+// commit or rollback cannot be named by later steps; those still open when
+// the scenario ends are rolled back.
 //
 // # Expected errors
 //
 // expect_error names a kind of error, matched with errors.Is:
 //
 //	locked              a lock conflict (dbtest.ErrLocked, dynamic.ErrLocked)
+//	self_deadlock       a wait on the test's own transaction, stopped by dbtest
+//	deadlock            a deadlock the server found and broke
+//	foreign_key         a row refers to a row the statement cannot see
+//	transaction_control a COMMIT, ROLLBACK or BEGIN dbtest refused
+//	                    (dbtest.ErrTransactionControl)
 //	lock_held           another holder has the machine's table lock
 //	lock_not_held       the lock was released or taken over
 //	not_found           no such row, or the user may not see it; no such table
@@ -173,14 +224,18 @@
 //				if res := harness.Run(t.Context(), db, sc, nil); !res.Passed {
 //					t.Error(res.Failure())
 //				}
-//			})
+//			}, sc.Options()...)
 //		})
 //	}
 //
-// [RunOn] is for programs: it takes a handle with dbtest.Connect, runs the
-// scenario and releases the handle, failing the result when writes escaped
-// the transaction; dbtest's notes (such as MySQL's implicit commits on DDL)
-// go into [Result.Notes]. An [Observer] is told of each step as it ends.
+// A scenario with settings needs its handle opened with them:
+// dbtest.Each(t, fn, sc.Options()...).
+//
+// [RunOn] is for programs: it takes a handle with dbtest.Connect and the
+// scenario's options, runs the scenario and releases the handle, failing
+// the result when writes escaped the transaction; dbtest's notes (such as
+// MySQL's implicit commits on DDL, or what cleanup found as expected) go
+// into [Result.Notes]. An [Observer] is told of each step as it ends.
 //
 // # Reports
 //

@@ -52,5 +52,5 @@ steps:
 `))
 	fmt.Println(err)
 	// Output:
-	// harness: typo.yaml:5:50: step 2 (create_machine): unknown field "tabel" (did you mean table?) (want as, owner, team, name, table, description)
+	// harness: typo.yaml:5:50: step 2 (create_machine): unknown field "tabel" (did you mean table?) (want as, owner, team, name, table, description, mode, conn)
 }

@@ -80,8 +80,13 @@ func Run(ctx context.Context, db *dbtest.DB, sc *Scenario, observe Observer) (re
 		ctx: ctx, db: db, q: db, base: repo, repo: repo, sc: sc,
 		users: map[string]int64{}, teams: map[string]int64{}, machines: map[string]int64{},
 		models: map[string]*model{}, locks: map[string]registry.MachineTableLockWrite{}, tableNames: map[int64]string{},
+		conns: map[string]*ownConn{},
 	}
-	defer r.close()
+	defer func() {
+		if err := r.close(); err != nil && res.Passed {
+			res.Passed, res.Error = false, "harness: "+err.Error()
+		}
+	}()
 	if err := r.loadFixtures(); err != nil {
 		res.Passed, res.Error = false, err.Error()
 		return res
@@ -210,17 +215,27 @@ func (r *run) loadFixtures() error {
 	return nil
 }
 
-// RunOn runs sc on backend b in a handle of its own, from dbtest.Connect,
-// and releases it: writes that escaped the scenario's transaction fail the
-// scenario too.
+// RunOn runs sc on backend b in a handle of its own, from dbtest.Connect
+// with the scenario's options (see [Scenario.Options]) and opts, and
+// releases it: writes that escaped the scenario's transaction fail the
+// scenario too, unless its expect_cleanup expects them; then what cleanup
+// found goes into the notes.
 func RunOn(ctx context.Context, b dbtest.Backend, sc *Scenario, observe Observer, opts ...dbtest.Option) Result {
 	var mu sync.Mutex
 	var notes []string
-	opts = append(opts[:len(opts):len(opts)], dbtest.WithLogf(func(format string, args ...any) {
+	note := func(format string, args ...any) {
 		mu.Lock()
 		defer mu.Unlock()
 		notes = append(notes, fmt.Sprintf(format, args...))
-	}))
+	}
+	opts = append(opts[:len(opts):len(opts)], dbtest.WithLogf(note))
+	opts = append(opts, sc.options(func(problems error) error {
+		err := sc.CheckCleanup(problems)
+		if err == nil {
+			note("cleanup found, as the scenario expects: %v", problems)
+		}
+		return err
+	})...)
 	db, err := dbtest.Connect(ctx, b, opts...)
 	if err != nil {
 		return Result{Scenario: sc.Name, File: sc.File, Backend: b, Error: err.Error()}

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -28,6 +29,7 @@ type Scenario struct {
 
 	fsys      fs.FS        // where File and the files it names live
 	fixtureAt []*yaml.Node // where each fixture set is named
+	settings  settings     // the handle the scenario wants (see Options)
 }
 
 // Step is one step of a scenario.
@@ -237,8 +239,12 @@ func Parse(file string, data []byte) (*Scenario, error) {
 			sc.fixtureAt = v.Content
 		case "steps":
 			stepsNode = v
+		case "sqlite_journal", "lock_timeout", "transaction_control", "expect_cleanup":
+			if err := sc.settings.parse(file, k, v); err != nil {
+				return nil, err
+			}
 		default:
-			e := fail(k, "unknown key %q (want name, description, fixtures, steps)", k.Value).(*Error)
+			e := fail(k, "unknown key %q%s (want %s)", k.Value, didYouMean(k.Value, scenarioKeys), strings.Join(scenarioKeys, ", ")).(*Error)
 			e.Field, e.Err = k.Value, ErrUnknownField
 			return nil, e
 		}
@@ -315,6 +321,8 @@ func Parse(file string, data []byte) (*Scenario, error) {
 	return sc, nil
 }
 
+var scenarioKeys = []string{"name", "description", "fixtures", "steps", "sqlite_journal", "lock_timeout", "transaction_control", "expect_cleanup"}
+
 func noAliases(file string, n *yaml.Node) error {
 	if n.Kind == yaml.AliasNode || n.Anchor != "" {
 		return &Error{File: file, Line: n.Line, Column: n.Column, Msg: "YAML anchors and aliases are not allowed in scenarios", Err: ErrAlias}
@@ -342,6 +350,8 @@ func (n names) define(ns, name string, step int) {
 
 func (n names) has(ns, name string) bool { _, ok := n[ns][name]; return ok }
 
+func (n names) undefine(ns, name string) { delete(n[ns], name) }
+
 // fieldKind is the type of a step field.
 type fieldKind int
 
@@ -355,12 +365,15 @@ const (
 	fRows    // a list of rows (lists of values)
 	fMap     // a mapping of strings to strings
 	fRange   // [from, to]
+	fDuration
+	fStatements // a list of {conn: NAME, query: SQL}
 )
 
 var kindNames = map[fieldKind]string{
 	fString: "a string", fInt: "an integer", fFloat: "a number", fBool: "true or false",
 	fStrings: "a list of strings", fTable: "a table {columns: [...], rows: [[...], ...]}",
 	fRows: "a list of rows", fMap: "a mapping of names to strings", fRange: "a range [from, to]",
+	fDuration: "a duration such as 300ms or 1.5s", fStatements: "a list of {conn: NAME, query: SQL}",
 }
 
 // field describes one field of a step.
@@ -377,8 +390,10 @@ type field struct {
 type stepSpec struct {
 	doc    string
 	fields []field
-	// exactlyOne lists fields of which exactly one must be given.
-	exactlyOne []string
+	// ends names the field whose connection the step ends.
+	ends string
+	// exactlyOne lists sets of fields of which exactly one must be given.
+	exactlyOne [][]string
 	run        func(*run, *Step) error
 }
 
@@ -419,6 +434,12 @@ func (spec stepSpec) check(st *Step, n names) error {
 			if node.Kind == yaml.SequenceNode {
 				refs = node.Content
 			}
+			if f.kind == fStatements {
+				var err error
+				if refs, err = st.checkStatements(name, node); err != nil {
+					return err
+				}
+			}
 			for _, r := range refs {
 				if err := st.checkRef(name, f.ref, r, n); err != nil {
 					return err
@@ -431,16 +452,23 @@ func (spec stepSpec) check(st *Step, n names) error {
 			return st.errf(nil, "missing field %q", f.name)
 		}
 	}
-	if len(spec.exactlyOne) > 0 {
+	for _, set := range spec.exactlyOne {
 		var given []string
-		for _, name := range spec.exactlyOne {
+		for _, name := range set {
 			if st.fields[name] != nil {
 				given = append(given, name)
 			}
 		}
 		if len(given) != 1 {
-			return st.errf(nil, "want exactly one of %s (got %d)", strings.Join(spec.exactlyOne, ", "), len(given))
+			return st.errf(nil, "want exactly one of %s (got %d)", strings.Join(set, ", "), len(given))
 		}
+	}
+	if st.fields["mode"] != nil && st.fields["conn"] != nil {
+		return st.errf(st.keys["conn"], "give mode or conn, not both: conn names a connection of its own, begun by a begin step")
+	}
+	if f := spec.ends; f != "" && st.fields[f] != nil {
+		// A connection ended here is not there for later steps.
+		defer n.undefine("conns", st.fields[f].Value)
 	}
 	for _, f := range spec.fields {
 		v := st.fields[f.name]
@@ -450,12 +478,45 @@ func (spec stepSpec) check(st *Step, n names) error {
 		if strings.Contains(v.Value, ".") {
 			return st.errf(v, "field %q: %q: a name may not contain a dot, which marks fixture rows (table.label)", f.name, v.Value)
 		}
+		if st.Expect != "" {
+			continue // a step expected to fail creates nothing
+		}
 		if prev, taken := n[f.defines][v.Value]; taken {
 			return st.errf(v, "field %q: %s %q was already created by step %d", f.name, singular(f.defines), v.Value, prev)
 		}
 		n.define(f.defines, v.Value, st.Index)
 	}
 	return nil
+}
+
+// checkStatements checks a list of statements, each {conn: NAME, query:
+// SQL}, two or more, and returns the nodes of their connections.
+func (st *Step) checkStatements(field string, n *yaml.Node) ([]*yaml.Node, error) {
+	if len(n.Content) < 2 {
+		return nil, st.errf(n, "field %q: want two statements or more, to run at once", field)
+	}
+	var conns []*yaml.Node
+	for i, item := range n.Content {
+		var conn, query *yaml.Node
+		if item.Kind == yaml.MappingNode {
+			for j := 0; j+1 < len(item.Content); j += 2 {
+				k, v := item.Content[j], item.Content[j+1]
+				switch {
+				case k.Value == "conn" && conn == nil:
+					conn = v
+				case k.Value == "query" && query == nil:
+					query = v
+				default:
+					return nil, st.errf(k, "field %q: statement %d: unexpected %q (want conn and query)", field, i+1, k.Value)
+				}
+			}
+		}
+		if conn == nil || query == nil || checkKind(conn, fString) != nil || checkKind(query, fString) != nil || query.Value == "" {
+			return nil, st.errf(item, "field %q: statement %d: want {conn: NAME, query: SQL}", field, i+1)
+		}
+		conns = append(conns, conn)
+	}
+	return conns, nil
 }
 
 // fixtureTables are the namespaces whose things fixtures can hold, by the
@@ -478,6 +539,13 @@ func (st *Step) checkRef(field, ns string, r *yaml.Node, n names) error {
 		return nil
 	}
 	if !n.has(ns, r.Value) {
+		switch {
+		case ns == "conns":
+			return st.errf(r, "field %q: connection %q was not begun by an earlier step, or was ended since (begin it with begin: {as: %s})",
+				field, r.Value, r.Value)
+		case !fixtureTables[ns]:
+			return st.errf(r, "field %q: %s %q was not created by an earlier step (create it with as: %s)", field, singular(ns), r.Value, r.Value)
+		}
 		return st.errf(r, "field %q: %s %q was not created by an earlier step (create it with as: %s, or name a fixture row as %s.<label>)",
 			field, singular(ns), r.Value, r.Value, ns)
 	}
@@ -525,6 +593,18 @@ func checkKind(n *yaml.Node, k fieldKind) error {
 	case fRows:
 		var v [][]any
 		err = n.Decode(&v)
+	case fDuration:
+		var d time.Duration
+		if n.Kind != yaml.ScalarNode {
+			return fmt.Errorf("not a duration")
+		}
+		if d, err = time.ParseDuration(n.Value); err == nil && (d <= 0 || d > time.Minute) {
+			err = fmt.Errorf("out of range")
+		}
+	case fStatements:
+		if n.Kind != yaml.SequenceNode {
+			return fmt.Errorf("not a list")
+		}
 	case fTable:
 		var v struct {
 			Columns []string `yaml:"columns"`

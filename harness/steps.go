@@ -12,6 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/ncruces/go-sqlite3"
+
 	"github.com/easyautoml/dbharness/dbtest"
 	"github.com/easyautoml/dbharness/dynamic"
 	"github.com/easyautoml/dbharness/fixtures"
@@ -19,18 +23,58 @@ import (
 	"github.com/easyautoml/dbharness/registry"
 )
 
-// errorKinds maps the kinds of errors a step may expect to the errors that
-// match them.
-var errorKinds = map[string][]error{
-	"locked":             {dbtest.ErrLocked, dynamic.ErrLocked},
-	"not_found":          {registry.ErrNotFound, dynamic.ErrNoTable},
-	"no_table":           {dynamic.ErrNoTable},
-	"lock_held":          {registry.ErrLockHeld},
-	"lock_not_held":      {registry.ErrLockNotHeld},
-	"invalid":            {registry.ErrInvalid},
-	"duplicate":          {registry.ErrDuplicate},
-	"invalid_transition": {registry.ErrInvalidTransition},
-	"any":                {},
+// errorKinds maps the kinds of errors a step may expect to the tests that
+// recognise them.
+var errorKinds = map[string]func(error) bool{
+	"locked":              is(dbtest.ErrLocked, dynamic.ErrLocked),
+	"self_deadlock":       selfDeadlock,
+	"deadlock":            deadlock,
+	"foreign_key":         foreignKey,
+	"transaction_control": is(dbtest.ErrTransactionControl),
+	"not_found":           is(registry.ErrNotFound, dynamic.ErrNoTable),
+	"no_table":            is(dynamic.ErrNoTable),
+	"lock_held":           is(registry.ErrLockHeld),
+	"lock_not_held":       is(registry.ErrLockNotHeld),
+	"invalid":             is(registry.ErrInvalid),
+	"duplicate":           is(registry.ErrDuplicate),
+	"invalid_transition":  is(registry.ErrInvalidTransition),
+	"any":                 func(error) bool { return true },
+}
+
+func is(targets ...error) func(error) bool {
+	return func(err error) bool {
+		for _, t := range targets {
+			if errors.Is(err, t) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// selfDeadlock: dbtest stopped a wait on the test's own transaction.
+func selfDeadlock(err error) bool {
+	var le *dbtest.LockError
+	return errors.As(err, &le) && le.SelfDeadlock()
+}
+
+// deadlock: the server found a cycle of lock waits and stopped one.
+func deadlock(err error) bool {
+	var le *dbtest.LockError
+	return errors.As(err, &le) && le.Report != nil && le.Report.Deadlock
+}
+
+// foreignKey: a row refers to a row the statement cannot see.
+func foreignKey(err error) bool {
+	var pe *pgconn.PgError
+	var me *mysql.MySQLError
+	switch {
+	case errors.As(err, &pe):
+		return pe.Code == "23503"
+	case errors.As(err, &me):
+		return me.Number == 1452
+	}
+	return errors.Is(err, sqlite3.CONSTRAINT_FOREIGNKEY)
 }
 
 func errorKindNames() []string {
@@ -44,18 +88,7 @@ func errorKindNames() []string {
 
 // matches reports whether err is of the expected kind.
 func matches(kind string, err error) bool {
-	if err == nil {
-		return false
-	}
-	if kind == "any" {
-		return true
-	}
-	for _, target := range errorKinds[kind] {
-		if errors.Is(err, target) {
-			return true
-		}
-	}
-	return false
+	return err != nil && errorKinds[kind] != nil && errorKinds[kind](err)
 }
 
 // modes are the connections a step may read or write through: the test's
@@ -73,11 +106,13 @@ func init() {
 			{name: "username", kind: fString, required: true},
 			{name: "email", kind: fString},
 			{name: "staff", kind: fBool},
+			modeField, connField,
 		}},
 		"create_team": {doc: "create a team and add its members", run: (*run).createTeam, fields: []field{
 			{name: "as", kind: fString, required: true, defines: "teams"},
 			{name: "name", kind: fString, required: true},
 			{name: "members", kind: fStrings, ref: "users"},
+			modeField, connField,
 		}},
 		"create_machine": {doc: "create a machine", run: (*run).createMachine, fields: []field{
 			{name: "as", kind: fString, required: true, defines: "machines"},
@@ -86,18 +121,22 @@ func init() {
 			{name: "name", kind: fString, required: true},
 			{name: "table", kind: fString, required: true},
 			{name: "description", kind: fString},
+			modeField, connField,
 		}},
-		"append": {doc: "append a CSV, a dataset or an inline table into a machine's data table", run: (*run).append,
-			exactlyOne: []string{"csv", "dataset", "table"},
+		"append": {doc: "append a CSV, a dataset or an inline table into a machine's data table, or into a table", run: (*run).append,
+			exactlyOne: [][]string{{"csv", "dataset", "table"}, {"machine", "into"}},
 			fields: []field{
-				{name: "machine", kind: fString, required: true, ref: "machines"},
+				{name: "machine", kind: fString, ref: "machines"},
+				{name: "into", kind: fString},
 				{name: "user", kind: fString, ref: "users"},
 				{name: "csv", kind: fString},
 				{name: "dataset", kind: fString, oneOf: []string{"salaries"}},
 				{name: "table", kind: fTable},
 				{name: "rows", kind: fRange},
-				{name: "mode", kind: fString, oneOf: modes},
 				{name: "types", kind: fMap},
+				{name: "retry", kind: fInt},
+				{name: "min_attempts", kind: fInt},
+				modeField, connField,
 			}},
 		"train": {doc: "fit a linear regression on a machine's data and store the model", run: (*run).train, fields: []field{
 			{name: "machine", kind: fString, required: true, ref: "machines"},
@@ -137,16 +176,16 @@ func init() {
 			{name: "machine", kind: fString, required: true, ref: "machines"},
 		}},
 		"expect_count": {doc: "check the row count of a machine's data or predictions table, or of a table", run: (*run).expectCount,
-			exactlyOne: []string{"machine", "table"},
+			exactlyOne: [][]string{{"machine", "table"}},
 			fields: []field{
 				{name: "machine", kind: fString, ref: "machines"},
 				{name: "predictions", kind: fBool},
 				{name: "table", kind: fString},
 				{name: "rows", kind: fInt, required: true},
-				{name: "mode", kind: fString, oneOf: modes},
+				modeField, connField,
 			}},
 		"expect_rows": {doc: "check rows of a machine's data or predictions table, or of a table, floats within a tolerance", run: (*run).expectRows,
-			exactlyOne: []string{"machine", "table"},
+			exactlyOne: [][]string{{"machine", "table"}},
 			fields: []field{
 				{name: "machine", kind: fString, ref: "machines"},
 				{name: "predictions", kind: fBool},
@@ -156,7 +195,7 @@ func init() {
 				{name: "offset", kind: fInt},
 				{name: "all", kind: fBool},
 				{name: "tolerance", kind: fFloat},
-				{name: "mode", kind: fString, oneOf: modes},
+				modeField, connField,
 			}},
 		"expect_table": {doc: "check whether a machine's data table exists", run: (*run).expectTable, fields: []field{
 			{name: "machine", kind: fString, required: true, ref: "machines"},
@@ -180,10 +219,34 @@ func init() {
 			{name: "query", kind: fString, required: true},
 			{name: "rows", kind: fRows},
 			{name: "tolerance", kind: fFloat},
-			{name: "mode", kind: fString, oneOf: modes},
+			modeField, connField,
+		}},
+		"begin": {doc: "open a separate connection and begin a transaction on it", run: (*run).begin, fields: []field{
+			{name: "as", kind: fString, required: true, defines: "conns"},
+		}},
+		"commit": {doc: "commit a connection's transaction and close it, now or in the background after a while", run: (*run).commit, ends: "conn",
+			fields: []field{
+				{name: "conn", kind: fString, required: true, ref: "conns"},
+				{name: "after", kind: fDuration},
+			}},
+		"rollback": {doc: "roll back a connection's transaction and close it, now or in the background after a while", run: (*run).rollback, ends: "conn",
+			fields: []field{
+				{name: "conn", kind: fString, required: true, ref: "conns"},
+				{name: "after", kind: fDuration},
+			}},
+		"concurrently": {doc: "run statements on several connections at once", run: (*run).concurrently, fields: []field{
+			{name: "statements", kind: fStatements, required: true, ref: "conns"},
 		}},
 	}
 }
+
+// modeField and connField choose the connection a step goes through: a
+// mode (the test's own, shared, separate), or a connection of its own that
+// a begin step opened.
+var (
+	modeField = field{name: "mode", kind: fString, oneOf: modes}
+	connField = field{name: "conn", kind: fString, ref: "conns"}
+)
 
 // run is the state of one scenario run.
 type run struct {
@@ -204,12 +267,22 @@ type run struct {
 	tableNames map[int64]string
 	extra      []*sql.DB // pools opened by steps, closed at the end
 	detail     string    // what the current step reports
+	conns      map[string]*ownConn
+	later      later // steps that end a connection in the background
 }
 
-func (r *run) close() {
+// close waits for the steps running in the background, rolls back the
+// connections still open, and closes every pool the steps opened. It
+// returns the first failure of a step that ran in the background.
+func (r *run) close() error {
+	err := r.later.wait()
+	for _, c := range r.conns {
+		c.tx.Rollback()
+	}
 	for _, p := range r.extra {
 		p.Close()
 	}
+	return err
 }
 
 // conn returns what a step with a mode field reads or writes through:
@@ -218,6 +291,13 @@ func (r *run) close() {
 // platform's fix), a genuinely separate connection for "separate" (its
 // bug).
 func (r *run) conn(s *Step) (dynamic.Querier, error) {
+	if s.has("conn") {
+		c, ok := r.conns[s.str("conn")]
+		if !ok {
+			return nil, fmt.Errorf("harness: no connection %q", s.str("conn"))
+		}
+		return c.tx, nil
+	}
 	mode := s.str("mode")
 	if mode == "" || mode == "test" {
 		return r.q, nil
@@ -232,6 +312,19 @@ func (r *run) conn(s *Step) (dynamic.Querier, error) {
 	}
 	r.extra = append(r.extra, p)
 	return p, nil
+}
+
+// repoFor returns the repository a step that creates something writes
+// through: the scenario's own, or one over the step's mode or conn.
+func (r *run) repoFor(s *Step) (*registry.Repo, error) {
+	if !s.has("conn") && (s.str("mode") == "" || s.str("mode") == "test") {
+		return r.repo, nil
+	}
+	q, err := r.conn(s)
+	if err != nil {
+		return nil, err
+	}
+	return registry.New(q, r.db.Dialect())
 }
 
 // id resolves a reference: a name created by an earlier step, or a
@@ -260,7 +353,11 @@ func (r *run) createUser(s *Step) error {
 	if email == "" {
 		email = s.str("username") + "@example.com"
 	}
-	u, err := r.repo.CreateUser(r.ctx, registry.User{Username: s.str("username"), Email: email, IsStaff: staff})
+	repo, err := r.repoFor(s)
+	if err != nil {
+		return err
+	}
+	u, err := repo.CreateUser(r.ctx, registry.User{Username: s.str("username"), Email: email, IsStaff: staff})
 	if err != nil {
 		return err
 	}
@@ -270,7 +367,11 @@ func (r *run) createUser(s *Step) error {
 }
 
 func (r *run) createTeam(s *Step) error {
-	t, err := r.repo.CreateTeam(r.ctx, registry.Team{Name: s.str("name")})
+	repo, err := r.repoFor(s)
+	if err != nil {
+		return err
+	}
+	t, err := repo.CreateTeam(r.ctx, registry.Team{Name: s.str("name")})
 	if err != nil {
 		return err
 	}
@@ -286,7 +387,7 @@ func (r *run) createTeam(s *Step) error {
 		if i == 0 {
 			role = "owner"
 		}
-		if _, err := r.repo.AddTeamMember(r.ctx, t.ID, uid, role); err != nil {
+		if _, err := repo.AddTeamMember(r.ctx, t.ID, uid, role); err != nil {
 			return err
 		}
 	}
@@ -307,7 +408,11 @@ func (r *run) createMachine(s *Step) error {
 		}
 		m.OwnerTeamID = &tid
 	}
-	m, err = r.repo.CreateMachine(r.ctx, m)
+	repo, err := r.repoFor(s)
+	if err != nil {
+		return err
+	}
+	m, err = repo.CreateMachine(r.ctx, m)
 	if err != nil {
 		return err
 	}
@@ -389,23 +494,10 @@ func (r *run) frame(s *Step) (*dynamic.Frame, error) {
 
 // append writes into a machine's data table through the chosen connection:
 // the test's own (the platform's fix), a pool sharing the test's
-// transaction, or a separate connection (the platform's bug).
+// transaction, or a separate connection (the platform's bug). With into,
+// it appends into that table with package dynamic alone, as code that
+// knows nothing of machines does.
 func (r *run) append(s *Step) error {
-	mid, err := r.machine(s.str("machine"))
-	if err != nil {
-		return err
-	}
-	m, err := r.repo.GetMachine(r.ctx, mid)
-	if err != nil {
-		return err
-	}
-	r.tableNames[m.ID] = m.DataTableName
-	uid := m.OwnerUserID
-	if s.has("user") {
-		if uid, err = r.user(s.str("user")); err != nil {
-			return err
-		}
-	}
 	f, err := r.frame(s)
 	if err != nil {
 		return err
@@ -414,13 +506,53 @@ func (r *run) append(s *Step) error {
 	if err != nil {
 		return err
 	}
-	res, err := r.repo.AppendToMachine(r.ctx, q, mid, uid, f, dynamic.WithRetry(1, time.Millisecond, time.Millisecond))
+	attempts := 1
+	s.decode("retry", &attempts)
+	if attempts < 1 {
+		return s.errf(s.fields["retry"], "field \"retry\": want 1 attempt or more")
+	}
+	retry := dynamic.WithRetry(attempts, 50*time.Millisecond, 200*time.Millisecond)
+	var res dynamic.Result
+	var table string
+	if s.has("into") {
+		table = s.str("into")
+		res, err = dynamic.Append(r.ctx, q, r.db.Dialect(), table, f, retry)
+	} else {
+		mid, merr := r.machine(s.str("machine"))
+		if merr != nil {
+			return merr
+		}
+		m, merr := r.repo.GetMachine(r.ctx, mid)
+		if merr != nil {
+			return merr
+		}
+		table = m.DataTableName
+		r.tableNames[m.ID] = m.DataTableName
+		uid := m.OwnerUserID
+		if s.has("user") {
+			if uid, err = r.user(s.str("user")); err != nil {
+				return err
+			}
+		}
+		res, err = r.repo.AppendToMachine(r.ctx, q, mid, uid, f, retry)
+	}
+	var le *dynamic.LockedError
+	if errors.As(err, &le) && attempts > 1 {
+		r.detail = fmt.Sprintf("gave up after %d attempts", le.Attempts)
+	}
 	if err != nil {
 		return err
 	}
-	r.detail = fmt.Sprintf("%d rows into %s", res.Rows, m.DataTableName)
+	r.detail = fmt.Sprintf("%d rows into %s", res.Rows, table)
+	if res.Attempts > 1 {
+		r.detail += fmt.Sprintf(" after %d attempts", res.Attempts)
+	}
 	if len(res.AddedColumns) > 0 {
 		r.detail += fmt.Sprintf(", new columns %s", strings.Join(res.AddedColumns, ", "))
+	}
+	var least int
+	if s.decode("min_attempts", &least); res.Attempts < least {
+		return &mismatch{fmt.Sprintf("the append took %d attempts, want at least %d (the retry was not needed)", res.Attempts, least)}
 	}
 	return nil
 }

@@ -13,9 +13,29 @@
 //	machine_1                                 one machine's life: data, table lock, access
 //	                                          scoping, deletion with its data table
 //	lock_bug_second_connection                the platform's lock bug (a second connection)
-//	                                          and its fix (a pool sharing the transaction)
+//	                                          and its fix (a pool sharing the transaction),
+//	                                          on a machine's data table
 //	hostile_names                             column names from a CSV file that try to run
 //	                                          SQL are plain names; users keeps its rows
+//
+// One scenario per known lock-bug pattern (dbharness repro lock runs the
+// same patterns as Go reproductions), each run on every backend:
+//
+//	lock_bug_separate_connection  1  a write through a separate connection waits on the test's
+//	                                 own transaction (self-deadlock, stopped at once) or, on
+//	                                 PostgreSQL, cannot see its rows; what it commits escapes,
+//	                                 and cleanup names the table
+//	lock_bug_shared_connection    2  the fix: the same code given db.DSN()
+//	lock_bug_deadlock             3  two writers in opposite order: the server's deadlock,
+//	                                 reported with both statements; SQLite's single writer
+//	lock_bug_long_read            4  a long read against a writer in SQLite's rollback
+//	                                 journal; the servers' readers never block writers
+//	lock_bug_long_read_wal        4  the same in WAL mode, where nothing waits
+//	lock_bug_retry                5  a bounded retry past a brief writer; giving up on a
+//	                                 stuck one with the report
+//	lock_bug_commit_refused       6  COMMIT from inside, refused by dbtest and named at cleanup
+//	lock_bug_commit_from_inside   6  COMMIT let through: the test's rows escape, and cleanup
+//	                                 catches it, naming the statement and the table
 //
 // # Running them
 //

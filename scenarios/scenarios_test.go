@@ -65,7 +65,7 @@ func TestScenarios(t *testing.T) {
 				if res.Passed && ran == 0 {
 					t.Errorf("no step of %s runs on %s", sc.Name, db.Backend())
 				}
-			})
+			}, sc.Options()...)
 		})
 	}
 }
