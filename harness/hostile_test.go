@@ -62,7 +62,7 @@ func TestParseHostile(t *testing.T) {
 		{"a field named like SQL",
 			"name: x\nsteps:\n  - sql: {query: SELECT 1, \"x'); DROP TABLE users; --\": 1}\n", harness.ErrUnknownField, 3, 28, 1, "sql", "x'); DROP TABLE users; --", ""},
 		{"an unknown key at the top",
-			"name: x\nfixture: [base]\nsteps:\n  - sql: {query: SELECT 1}\n", harness.ErrUnknownField, 2, 1, 0, "", "fixture", ""},
+			"name: x\nfixture: [base]\nsteps:\n  - sql: {query: SELECT 1}\n", harness.ErrUnknownField, 2, 1, 0, "", "fixture", "fixtures"},
 		{"a reference to a machine created by a later step",
 			"name: x\nsteps:\n  - append: {machine: m, dataset: salaries}\n  - create_user: {as: u, username: u}\n  - create_machine: {as: m, owner: u, name: m, table: t}\n",
 			harness.ErrInvalid, 3, 23, 1, "append", "", ""},

@@ -412,6 +412,9 @@ func createPostgresRole(t *testing.T, ctx context.Context, admin, secret string)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
+		// The role's grants (deadlock_timeout's) go first, or the role
+		// cannot be dropped.
+		db.ExecContext(cleanup, "DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = '"+pwUser+"') THEN EXECUTE 'DROP OWNED BY "+pwUser+"'; END IF; END $$")
 		if _, err := db.ExecContext(cleanup, "DROP ROLE IF EXISTS "+pwUser); err != nil {
 			t.Errorf("dropping role %s: %v", pwUser, err)
 		}
@@ -424,6 +427,17 @@ func createPostgresRole(t *testing.T, ctx context.Context, admin, secret string)
 	} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			t.Fatalf("%s: %v", strings.ReplaceAll(q, secret, "<password>"), err)
+		}
+	}
+	// What dbtest's manual asks of a role that is not a superuser, so that
+	// deadlocks surface as deadlocks (PostgreSQL 15 and later).
+	var version int
+	if err := db.QueryRowContext(ctx, "SELECT current_setting('server_version_num')::int").Scan(&version); err != nil {
+		t.Fatal(err)
+	}
+	if version >= 150000 {
+		if _, err := db.ExecContext(ctx, "GRANT SET ON PARAMETER deadlock_timeout TO "+pwUser); err != nil {
+			t.Fatal(err)
 		}
 	}
 	u := url.URL{Scheme: "postgres", User: url.UserPassword(pwUser, secret), Host: fmt.Sprintf("%s:%d", pc.Host, pc.Port), Path: "/" + pc.Database}
