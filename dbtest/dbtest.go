@@ -30,8 +30,8 @@ type DB struct {
 	prov        provider
 	pool        *pool
 	slot        *slot
-	rawDSN      string
-	dataVersion int64  // SQLite's data_version when the test began
+	lockTimeout time.Duration
+	dataVersion uint32 // SQLite's data version when the test began
 	test        string // the test's name, or the handle's
 	dirty       bool   // other connections committed: rebuild the database
 
@@ -143,7 +143,7 @@ func connect(ctx context.Context, b Backend, cfg *config) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{backend: b, prov: prov, pool: p, slot: sl, id: strings.ToLower(rand.Text())}
+	db := &DB{backend: b, prov: prov, pool: p, slot: sl, id: strings.ToLower(rand.Text()), lockTimeout: cfg.lockTimeout}
 	eng := prov.engine()
 	if err := db.begin(ctx, eng, cfg.lockTimeout); err != nil {
 		// One retry on a new connection: the server may have restarted
@@ -154,7 +154,7 @@ func connect(ctx context.Context, b Backend, cfg *config) (*DB, error) {
 			return nil, fmt.Errorf("dbtest: %s: starting the test's transaction: %w", b, err)
 		}
 	}
-	db.sess = &session{eng: eng, conn: sl.conn, logf: cfg.logf, passTxControl: cfg.passTxControl}
+	db.sess = &session{eng: eng, conn: sl.conn, tx: sl.tx, logf: cfg.logf, passTxControl: cfg.passTxControl}
 	db.test = cfg.testName
 	if db.test == "" {
 		db.test = "handle " + db.id
@@ -173,7 +173,6 @@ func connect(ctx context.Context, b Backend, cfg *config) (*DB, error) {
 		serverConns.Store(key, sc)
 		db.sess.hook = pr.watchHook(sc)
 	}
-	db.rawDSN = prov.rawDSN(sl, cfg.lockTimeout)
 	sessions.Store(db.id, db.sess)
 	db.DB = sql.OpenDB(txConnector{id: db.id, s: db.sess})
 	return db, nil
@@ -198,7 +197,7 @@ func (db *DB) traceSQLite(sc *sqliteConnector, cfg *config) (func(error) error, 
 // test's transaction.
 func (db *DB) begin(ctx context.Context, eng engine, lockTimeout time.Duration) error {
 	sl := db.slot
-	if err := sl.connect(ctx); err != nil {
+	if err := sl.connect(ctx, eng); err != nil {
 		return err
 	}
 	if sl.baseline == nil {
@@ -222,14 +221,15 @@ func (db *DB) begin(ctx context.Context, eng engine, lockTimeout time.Duration) 
 		sl.lockTimeout = lockTimeout
 	}
 	if db.backend == SQLite {
-		v, err := sqliteDataVersion(ctx, sl.conn)
+		// The version as of the connection's last read: a commit since
+		// then shows at the end of this test, as one into its database.
+		v, err := sqliteDataVersion(ctx, sl, false)
 		if err != nil {
 			return err
 		}
 		db.dataVersion = v
 	}
-	_, err := execConn(ctx, sl.conn, eng.beginSQL(), nil)
-	return err
+	return sl.tx.begin(ctx)
 }
 
 // Release rolls back the test's transaction and returns the database to
@@ -247,8 +247,12 @@ func (db *DB) Release(ctx context.Context) error {
 	db.DB.Close()
 	sessions.Delete(db.id)
 	s := db.sess
-	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
+	rctx := ctx
+	if db.backend != SQLite { // a server that stopped answering
+		var cancel context.CancelFunc
+		rctx, cancel = context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+	}
 	stillOpen, err := s.close(rctx)
 	clean := err == nil && len(s.implicitCommits) == 0
 	var problems []string
@@ -293,7 +297,8 @@ func (db *DB) escapedWrites(ctx context.Context, committed bool) string {
 	changed := committed
 	switch db.backend {
 	case SQLite:
-		v, err := sqliteDataVersion(ctx, sl.conn)
+		refresh := !db.sess.readDB || sl.connector.(*sqliteConnector).wal
+		v, err := sqliteDataVersion(ctx, sl, refresh)
 		changed = changed || err != nil || v != db.dataVersion
 	default:
 		changed = takeRawConns(sl.name) > 0 || changed
@@ -364,7 +369,7 @@ func (db *DB) RawDriverName() string {
 // database, with dbtest's lock timeout. Writes through it do not see the
 // test's uncommitted rows, and what it commits escapes the rollback: it is
 // there to reproduce such bugs on purpose.
-func (db *DB) RawDSN() string { return db.rawDSN }
+func (db *DB) RawDSN() string { return db.prov.rawDSN(db.slot, db.lockTimeout) }
 
 // DatabaseName returns the name of the test's database on the server (or of
 // the in-memory database on SQLite).

@@ -19,6 +19,7 @@ type session struct {
 	mu   sync.Mutex
 	eng  engine
 	conn driver.Conn // the real connection; nil once closed
+	tx   txControl   // the test transaction's BEGIN and ROLLBACK on conn
 	// open is the result set currently streaming from conn. Before conn
 	// runs anything else, the rest of that result set is read into memory,
 	// so that interleaved queries work on drivers that cannot interleave.
@@ -37,7 +38,10 @@ type session struct {
 	passTxControl bool
 	passed        []string
 	closed        bool
-	logf          func(format string, args ...any)
+	// readDB records, at close, whether the transaction had read the
+	// database (see readProbe).
+	readDB bool
+	logf   func(format string, args ...any)
 	// hook watches each statement, for lock reports; nil when none.
 	hook stmtHook
 	// explain turns lock errors met while reading rows into a [LockError].
@@ -92,10 +96,10 @@ func (s *session) checkLocked(query string) (stmtKind, error) {
 	if s.closed {
 		return stmtOther, errSessionClosed
 	}
-	kind, head := classify(query)
+	kind := kindOf(query)
 	switch {
 	case kind.endsTransaction() || kind == stmtBegin:
-		msg := fmt.Sprintf("%s at %s", head, callerOutside())
+		msg := fmt.Sprintf("%s at %s", statementHead(query), callerOutside())
 		if s.passTxControl {
 			s.passed = append(s.passed, msg)
 			break
@@ -115,7 +119,7 @@ func (s *session) afterLocked(ctx context.Context, kind stmtKind, query string) 
 	if kind != stmtDDL || !s.eng.implicitDDLCommit() {
 		return nil
 	}
-	_, head := classify(query)
+	head := statementHead(query)
 	where := callerOutside()
 	s.implicitCommits = append(s.implicitCommits, fmt.Sprintf("%s at %s", head, where))
 	if s.logf != nil {
@@ -199,6 +203,12 @@ func (s *session) prepare(ctx context.Context, query string) (driver.Stmt, error
 	}
 	s.stmts[ss] = struct{}{}
 	return ss, nil
+}
+
+// A readProbe is an engine that can tell, without a statement, whether a
+// connection's transaction has read its database.
+type readProbe interface {
+	hasRead(c driver.Conn) bool
 }
 
 // A savepoint is a transaction begun inside the test's transaction.
@@ -528,8 +538,12 @@ func (s *session) close(ctx context.Context) (stillOpen bool, err error) {
 	if err != nil {
 		return false, err
 	}
+	s.readDB = true
+	if p, ok := s.eng.(readProbe); ok {
+		s.readDB = p.hasRead(s.conn)
+	}
 	if stillOpen {
-		_, err = execConn(ctx, s.conn, "ROLLBACK", nil)
+		err = s.tx.rollback(ctx)
 	}
 	return stillOpen, err
 }

@@ -23,43 +23,52 @@ func (k stmtKind) endsTransaction() bool { return k == stmtCommit || k == stmtRo
 // reads only the start of the statement: leading blanks and comments, then
 // keywords.
 func classify(query string) (stmtKind, string) {
-	words := leadingWords(query, 3)
-	if len(words) == 0 {
+	kind := kindOf(query)
+	if kind == stmtOther && len(leadingWords(query, 1)) == 0 {
 		return stmtOther, ""
 	}
-	head := statementHead(query)
+	return kind, statementHead(query)
+}
+
+// kindOf is classify without the words for messages: it runs before every
+// statement.
+func kindOf(query string) stmtKind {
+	words := leadingWords(query, 3)
+	if len(words) == 0 {
+		return stmtOther
+	}
 	switch words[0] {
 	case "BEGIN":
-		return stmtBegin, head
+		return stmtBegin
 	case "START":
 		if len(words) > 1 && words[1] == "TRANSACTION" {
-			return stmtBegin, head
+			return stmtBegin
 		}
 	case "COMMIT", "END":
-		return stmtCommit, head
+		return stmtCommit
 	case "ROLLBACK":
 		// ROLLBACK [WORK | TRANSACTION] TO [SAVEPOINT] name keeps the
 		// transaction open.
 		for _, w := range words[1:] {
 			if w == "TO" {
-				return stmtOther, head
+				return stmtOther
 			}
 		}
-		return stmtRollback, head
+		return stmtRollback
 	case "CREATE", "DROP":
 		if len(words) > 1 && words[1] == "TEMPORARY" {
-			return stmtOther, head
+			return stmtOther
 		}
-		return stmtDDL, head
+		return stmtDDL
 	case "ALTER", "TRUNCATE", "RENAME", "GRANT", "REVOKE", "ANALYZE",
 		"OPTIMIZE", "REPAIR", "INSTALL", "UNINSTALL":
-		return stmtDDL, head
+		return stmtDDL
 	case "LOCK":
 		if len(words) > 1 && (words[1] == "TABLES" || words[1] == "TABLE") {
-			return stmtDDL, head
+			return stmtDDL
 		}
 	}
-	return stmtOther, head
+	return stmtOther
 }
 
 // leadingWords returns up to n upper-cased keywords from the start of query,
