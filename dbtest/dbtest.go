@@ -197,6 +197,11 @@ func (db *DB) traceSQLite(sc *sqliteConnector, cfg *config) (func(error) error, 
 // test's transaction.
 func (db *DB) begin(ctx context.Context, eng engine, lockTimeout time.Duration) error {
 	sl := db.slot
+	if sl.chained && !sl.tx.alive(ctx) {
+		// The server closed the connection while the database waited in
+		// the pool: open a new one.
+		sl.disconnect()
+	}
 	if err := sl.connect(ctx, eng); err != nil {
 		return err
 	}
@@ -229,6 +234,10 @@ func (db *DB) begin(ctx context.Context, eng engine, lockTimeout time.Duration) 
 		}
 		db.dataVersion = v
 	}
+	if sl.chained { // the last test's rollback began this transaction
+		sl.chained = false
+		return nil
+	}
 	return sl.tx.begin(ctx)
 }
 
@@ -253,7 +262,15 @@ func (db *DB) Release(ctx context.Context) error {
 		rctx, cancel = context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 	}
-	stillOpen, err := s.close(rctx)
+	// On a server, raw connections opened during the test mean a count
+	// of every table after the rollback; otherwise the rollback can begin
+	// the next test's transaction in the same round trip.
+	var rawConns int64
+	if db.backend != SQLite {
+		rawConns = takeRawConns(db.slot.name)
+	}
+	stillOpen, chained, err := s.close(rctx, rawConns == 0)
+	db.slot.chained = chained
 	clean := err == nil && len(s.implicitCommits) == 0
 	var problems []string
 	for _, r := range s.refused {
@@ -272,7 +289,7 @@ func (db *DB) Release(ctx context.Context) error {
 		problems = append(problems, p)
 	}
 	if err == nil {
-		if p := db.escapedWrites(rctx, !stillOpen); p != "" {
+		if p := db.escapedWrites(rctx, !stillOpen, rawConns); p != "" {
 			clean = false
 			problems = append(problems, p)
 		}
@@ -291,8 +308,9 @@ func (db *DB) Release(ctx context.Context) error {
 }
 
 // escapedWrites reports writes that other connections committed to the
-// test's database: the rollback did not undo them.
-func (db *DB) escapedWrites(ctx context.Context, committed bool) string {
+// test's database: the rollback did not undo them. rawConns counts the
+// raw connections opened to a server's database during the test.
+func (db *DB) escapedWrites(ctx context.Context, committed bool, rawConns int64) string {
 	sl := db.slot
 	changed := committed
 	switch db.backend {
@@ -301,7 +319,7 @@ func (db *DB) escapedWrites(ctx context.Context, committed bool) string {
 		v, err := sqliteDataVersion(ctx, sl, refresh)
 		changed = changed || err != nil || v != db.dataVersion
 	default:
-		changed = takeRawConns(sl.name) > 0 || changed
+		changed = rawConns > 0 || changed
 	}
 	if !changed {
 		return ""

@@ -56,6 +56,7 @@ type slot struct {
 	connector   driver.Connector
 	conn        driver.Conn
 	tx          txControl     // the test transaction's BEGIN and ROLLBACK on conn
+	chained     bool          // conn is in the transaction the last ROLLBACK AND CHAIN began
 	lockTimeout time.Duration // in force on conn
 	serverID    int64         // conn's server session id, 0 until asked
 	baseline    tableCounts   // row counts of the clean database
@@ -85,6 +86,7 @@ func (sl *slot) disconnect() {
 		sl.conn.Close()
 		sl.conn = nil
 		sl.serverID = 0
+		sl.chained = false
 		sl.lockTimeout = DefaultLockTimeout // what a new connection starts with
 	}
 }
@@ -93,7 +95,14 @@ func (sl *slot) disconnect() {
 // connection.
 type txControl interface {
 	begin(ctx context.Context) error
-	rollback(ctx context.Context) error
+	// rollback rolls the test's transaction back. With chain, where the
+	// engine can, the same statement begins the next test's transaction
+	// (ROLLBACK AND CHAIN), and it reports chained.
+	rollback(ctx context.Context, chain bool) (chained bool, err error)
+	// alive reports, without a round trip, whether the connection still
+	// works: the check a connection left in a chained transaction gets
+	// before the next test uses it.
+	alive(ctx context.Context) bool
 	close()
 }
 
@@ -103,13 +112,25 @@ func newTxControl(c driver.Conn, eng engine) (txControl, error) {
 	if tx, ok, err := newSQLiteTxControl(c); ok {
 		return tx, err
 	}
-	return stmtTxControl{c, eng.beginSQL()}, nil
+	t := stmtTxControl{c: c, beginSQL: eng.beginSQL()}
+	if ch, ok := eng.(chainer); ok && ch.canChain(c) {
+		t.chainer = ch
+	}
+	return t, nil
+}
+
+// A chainer is an engine that can chain transactions on a connection whose
+// liveness it can check without a round trip.
+type chainer interface {
+	canChain(c driver.Conn) bool
+	connAlive(ctx context.Context, c driver.Conn) bool
 }
 
 // stmtTxControl runs the engine's BEGIN and ROLLBACK as statements.
 type stmtTxControl struct {
 	c        driver.Conn
 	beginSQL string
+	chainer  chainer // nil when the engine does not chain on c
 }
 
 func (t stmtTxControl) begin(ctx context.Context) error {
@@ -117,9 +138,18 @@ func (t stmtTxControl) begin(ctx context.Context) error {
 	return err
 }
 
-func (t stmtTxControl) rollback(ctx context.Context) error {
-	_, err := execConn(ctx, t.c, "ROLLBACK", nil)
-	return err
+func (t stmtTxControl) rollback(ctx context.Context, chain bool) (bool, error) {
+	chain = chain && t.chainer != nil
+	q := "ROLLBACK"
+	if chain {
+		q = "ROLLBACK AND CHAIN"
+	}
+	_, err := execConn(ctx, t.c, q, nil)
+	return chain && err == nil, err
+}
+
+func (t stmtTxControl) alive(ctx context.Context) bool {
+	return t.chainer != nil && t.chainer.connAlive(ctx, t.c)
 }
 
 func (stmtTxControl) close() {}

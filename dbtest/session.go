@@ -41,6 +41,11 @@ type session struct {
 	// readDB records, at close, whether the transaction had read the
 	// database (see readProbe).
 	readDB bool
+	// unsure records that the test ran a statement that might have ended
+	// the transaction without dbtest seeing it: one that is not plain DML
+	// (see keepsTransaction), or one that failed. An engine whose
+	// in-transaction check costs a round trip is asked only then.
+	unsure bool
 	logf   func(format string, args ...any)
 	// hook watches each statement, for lock reports; nil when none.
 	hook stmtHook
@@ -97,6 +102,9 @@ func (s *session) checkLocked(query string) (stmtKind, error) {
 		return stmtOther, errSessionClosed
 	}
 	kind := kindOf(query)
+	if !s.unsure && !keepsTransaction(query) {
+		s.unsure = true
+	}
 	switch {
 	case kind.endsTransaction() || kind == stmtBegin:
 		msg := fmt.Sprintf("%s at %s", statementHead(query), callerOutside())
@@ -155,6 +163,7 @@ func (s *session) exec(ctx context.Context, query string, args []driver.NamedVal
 	}
 	sctx, done := s.before(ctx, query)
 	res, err := execConn(sctx, s.conn, query, args)
+	s.noteErr(err)
 	err = done(err)
 	if aerr := s.afterLocked(ctx, kind, query); aerr != nil && err == nil {
 		err = aerr
@@ -171,6 +180,7 @@ func (s *session) query(ctx context.Context, query string, args []driver.NamedVa
 	}
 	sctx, done := s.before(ctx, query)
 	rows, closeStmt, err := queryConn(sctx, s.conn, query, args)
+	s.noteErr(err)
 	if err = done(err); err != nil {
 		return nil, err
 	}
@@ -205,6 +215,18 @@ func (s *session) prepare(ctx context.Context, query string) (driver.Stmt, error
 	return ss, nil
 }
 
+// noteErr marks the session unsure when a statement failed: a server may
+// end the transaction with the error (a deadlock victim, say).
+func (s *session) noteErr(err error) {
+	if err != nil {
+		s.unsure = true
+	}
+}
+
+// A costlyTxCheck is an engine whose inTransaction costs a round trip:
+// close asks it only when the session is unsure.
+type costlyTxCheck interface{ costlyTxCheck() }
+
 // A readProbe is an engine that can tell, without a statement, whether a
 // connection's transaction has read its database.
 type readProbe interface {
@@ -227,6 +249,7 @@ func (s *session) begin(ctx context.Context) (*savepoint, error) {
 	s.spSeq++
 	sp := &savepoint{s: s, name: fmt.Sprintf("dbtest_sp_%d", s.spSeq)}
 	if err := s.execRawLocked(ctx, "SAVEPOINT "+sp.name); err != nil {
+		s.noteErr(err)
 		return nil, err
 	}
 	s.savepoints = append(s.savepoints, sp)
@@ -256,10 +279,13 @@ func (sp *savepoint) end(rollback bool) error {
 	ctx := context.Background()
 	if rollback {
 		if err := s.execRawLocked(ctx, "ROLLBACK TO SAVEPOINT "+sp.name); err != nil {
+			s.noteErr(err)
 			return err
 		}
 	}
-	return s.execRawLocked(ctx, "RELEASE SAVEPOINT "+sp.name)
+	err := s.execRawLocked(ctx, "RELEASE SAVEPOINT "+sp.name)
+	s.noteErr(err)
+	return err
 }
 
 func (sp *savepoint) Commit() error   { return sp.end(false) }
@@ -306,6 +332,7 @@ func (st *sessStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (
 	}
 	sctx, done := s.before(ctx, st.query)
 	res, err := stmtExec(sctx, st.stmt, args)
+	s.noteErr(err)
 	err = done(err)
 	if aerr := s.afterLocked(ctx, kind, st.query); aerr != nil && err == nil {
 		err = aerr
@@ -322,6 +349,7 @@ func (st *sessStmt) QueryContext(ctx context.Context, args []driver.NamedValue) 
 	}
 	sctx, done := s.before(ctx, st.query)
 	rows, err := stmtQuery(sctx, st.stmt, args)
+	s.noteErr(err)
 	if err = done(err); err != nil {
 		return nil, err
 	}
@@ -391,6 +419,7 @@ func (r *sessRows) materializeLocked() error {
 		}
 		if err != nil {
 			r.err = err
+			r.s.noteErr(err)
 			break
 		}
 		for i, v := range dest {
@@ -449,6 +478,7 @@ func (r *sessRows) Next(dest []driver.Value) error {
 	if r.rows != nil {
 		err := r.rows.Next(dest)
 		if err != nil && err != io.EOF {
+			r.s.noteErr(err)
 			err = r.s.explained(err)
 		}
 		return err
@@ -515,12 +545,14 @@ func (r *sessRows) ColumnTypePrecisionScale(i int) (int64, int64, bool) {
 
 // close ends the session: it rolls back the test's transaction and reports
 // whether the transaction was still open, so the caller can tell that
-// something committed it.
-func (s *session) close(ctx context.Context) (stillOpen bool, err error) {
+// something committed it. With chain, a rollback begins the next test's
+// transaction in the same statement where the engine can, and chained
+// says so.
+func (s *session) close(ctx context.Context, chain bool) (stillOpen, chained bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return false, nil
+		return false, false, nil
 	}
 	s.closed = true
 	if s.open != nil {
@@ -534,16 +566,21 @@ func (s *session) close(ctx context.Context) (stillOpen bool, err error) {
 		st.stmt.Close()
 	}
 	s.stmts = nil
-	stillOpen, err = s.eng.inTransaction(ctx, s.conn)
-	if err != nil {
-		return false, err
+	if _, costly := s.eng.(costlyTxCheck); costly && !s.unsure {
+		// Nothing the test ran could have ended the transaction.
+		stillOpen = true
+	} else if stillOpen, err = s.eng.inTransaction(ctx, s.conn); err != nil {
+		return false, false, err
 	}
 	s.readDB = true
 	if p, ok := s.eng.(readProbe); ok {
 		s.readDB = p.hasRead(s.conn)
 	}
 	if stillOpen {
-		err = s.tx.rollback(ctx)
+		// A chained transaction inherits the characteristics of the one
+		// before (SET TRANSACTION ISOLATION LEVEL, READ ONLY): chain only
+		// after a test that ran plain DML and reads, all of which worked.
+		chained, err = s.tx.rollback(ctx, chain && !s.unsure)
 	}
-	return stillOpen, err
+	return stillOpen, chained, err
 }

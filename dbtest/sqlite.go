@@ -135,7 +135,13 @@ func newSQLiteTxControl(c driver.Conn) (tx txControl, ok bool, err error) {
 
 func (t *sqliteTxControl) begin(ctx context.Context) error { return t.run(ctx, t.beginStmt) }
 
-func (t *sqliteTxControl) rollback(ctx context.Context) error { return t.run(ctx, t.rollbackStmt) }
+// rollback never chains: SQLite has no ROLLBACK AND CHAIN, and BEGIN costs
+// no round trip.
+func (t *sqliteTxControl) rollback(ctx context.Context, _ bool) (bool, error) {
+	return false, t.run(ctx, t.rollbackStmt)
+}
+
+func (t *sqliteTxControl) alive(context.Context) bool { return true }
 
 func (t *sqliteTxControl) run(ctx context.Context, st *sqlite3.Stmt) error {
 	if old := t.raw.SetInterrupt(ctx); old != ctx {

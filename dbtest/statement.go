@@ -71,6 +71,22 @@ func kindOf(query string) stmtKind {
 	return stmtOther
 }
 
+// keepsTransaction reports whether query is plain DML or a read, which no
+// database ends a transaction for (triggers and stored functions cannot
+// commit either). Anything else (SET, CALL, LOCK, DDL, XA, ...) may.
+func keepsTransaction(query string) bool {
+	words := leadingWords(query, 1)
+	if len(words) == 0 {
+		return false
+	}
+	switch words[0] {
+	case "SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE", "WITH", "VALUES", "TABLE",
+		"SHOW", "EXPLAIN", "DESCRIBE", "DESC":
+		return true
+	}
+	return false
+}
+
 // leadingWords returns up to n upper-cased keywords from the start of query,
 // skipping blanks, "--" and "#" line comments and "/* */" block comments.
 func leadingWords(query string, n int) []string {
