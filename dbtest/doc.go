@@ -139,7 +139,7 @@
 //	DBTEST_POSTGRES_DSN  PostgreSQL server, e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 //	DBTEST_MYSQL_DSN     MySQL or MariaDB server, e.g. root@tcp(127.0.0.1:3306)/test
 //	DBTEST_REQUIRE       backends that must be available (comma separated, or "all")
-//	DBTEST_WAZERO_CACHE  wazero compilation cache directory ("off" disables it)
+//	DBTEST_WAZERO_CACHE  cache of compiled SQLite and migrated SQLite templates ("off" disables it)
 //
 // Passwords in DSNs never appear in dbtest's messages.
 //

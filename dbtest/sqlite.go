@@ -38,7 +38,9 @@ var sqliteRuntime struct {
 // The compiled code is cached on disk, under the user's cache directory
 // (dbharness/wazero) or the directory named by DBTEST_WAZERO_CACHE
 // ("off" disables the cache), so that a new test binary starts in
-// milliseconds instead of compiling SQLite again for most of a second.
+// milliseconds instead of compiling SQLite again for most of a second. The
+// same directory keeps the images of migrated template databases, by a
+// hash of their migrations, so that a new process does not migrate again.
 //
 // It returns the cache directory in use ("" when disabled). If SQLite was
 // already initialised by other code in the process, the cache is not used.
@@ -201,7 +203,8 @@ func sqliteDataVersion(ctx context.Context, sl *slot, refresh bool) (uint32, err
 }
 
 // sqliteProvider makes SQLite databases: shared in-memory databases (the
-// memdb VFS), each a copy of a migrated template kept as bytes.
+// memdb VFS), each a copy of a migrated template kept as bytes, and on disk
+// for the next process (sqlite_template.go).
 type sqliteProvider struct {
 	token string
 
@@ -243,6 +246,17 @@ func (p *sqliteProvider) template(ctx context.Context, m *migrationSet) ([]byte,
 	if b, ok := p.templates[m.key]; ok {
 		return b, nil
 	}
+	if p.templates == nil {
+		p.templates = make(map[string][]byte)
+	}
+	cache := ""
+	if !m.none {
+		cache = templateCache()
+	}
+	if b, ok := readTemplate(cache, m.key); ok {
+		p.templates[m.key] = b
+		return b, nil
+	}
 	name := fmt.Sprintf("dbtest-%s-template-%d", p.token, len(p.templates))
 	memdb.Create(name, nil)
 	defer memdb.Delete(name)
@@ -270,10 +284,8 @@ func (p *sqliteProvider) template(ctx context.Context, m *migrationSet) ([]byte,
 	if err != nil {
 		return nil, fmt.Errorf("dbtest: sqlite: copying the migrated template: %w", err)
 	}
-	if p.templates == nil {
-		p.templates = make(map[string][]byte)
-	}
 	p.templates[m.key] = data
+	writeTemplate(cache, m.key, data)
 	return data, nil
 }
 
