@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/easyautoml/dbharness/dbtest"
 )
@@ -67,6 +68,22 @@ func TestServerConnectionLostInPool(t *testing.T) {
 			}
 			if _, err := killer.ExecContext(ctx, kill); err != nil {
 				t.Fatal(err)
+			}
+			// The server ends the session on its own time: wait until it is
+			// gone, so that the next handle meets a closed connection.
+			gone := "SELECT COUNT(*) FROM pg_stat_activity WHERE pid = $1"
+			if b == dbtest.MySQL {
+				gone = "SELECT COUNT(*) FROM information_schema.processlist WHERE id = ?"
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for n := 1; n > 0; {
+				if err := killer.QueryRowContext(ctx, gone, id).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				if n > 0 && time.Now().After(deadline) {
+					t.Fatalf("session %d still there 10s after %s", id, kill)
+				}
+				time.Sleep(5 * time.Millisecond)
 			}
 			next, err := dbtest.Connect(ctx, b, schema)
 			if err != nil {
