@@ -2,7 +2,6 @@ package dynamic
 
 import (
 	"database/sql"
-	"slices"
 	"strings"
 	"time"
 
@@ -93,44 +92,8 @@ func (sqliteDialect) typeFromDB(dataType, _ string) Type {
 	return Text
 }
 
-func (sqliteDialect) encodeTime(t time.Time) any { return string(appendSQLiteTime(nil, t)) }
-
-// appendSQLiteTime appends t in sqliteTimeLayout, as t.UTC().AppendFormat
-// does, several times faster: an append formats every timestamp it
-// writes.
-func appendSQLiteTime(b []byte, t time.Time) []byte {
-	t = t.UTC()
-	year, month, day := t.Date()
-	if year < 0 || year > 9999 {
-		return t.AppendFormat(b, sqliteTimeLayout)
-	}
-	hour, minute, sec := t.Clock()
-	b = slices.Grow(b, len(sqliteTimeLayout))
-	b = appendDigits(b, year, 4)
-	b = append(b, '-')
-	b = appendDigits(b, int(month), 2)
-	b = append(b, '-')
-	b = appendDigits(b, day, 2)
-	b = append(b, 'T')
-	b = appendDigits(b, hour, 2)
-	b = append(b, ':')
-	b = appendDigits(b, minute, 2)
-	b = append(b, ':')
-	b = appendDigits(b, sec, 2)
-	b = append(b, '.')
-	b = appendDigits(b, t.Nanosecond(), 9)
-	return append(b, 'Z')
-}
-
-// appendDigits appends the width lowest decimal digits of n (n >= 0),
-// zero-padded.
-func appendDigits(b []byte, n, width int) []byte {
-	b = append(b, make([]byte, width)...)
-	for i := len(b) - 1; i >= len(b)-width; i-- {
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return b
+func (sqliteDialect) encodeTime(t time.Time) any {
+	return string(appendTime(nil, t, sqliteTimeLayout, 'T', 9, "Z"))
 }
 
 func (sqliteDialect) decodeTime(v any) (time.Time, bool) {
