@@ -10,7 +10,10 @@
 // that arm runs so that a repetition lasts about Budget (at least one
 // operation, at most MaxOps), unless the arm fixes it. Each repetition
 // then runs every arm, in an order rotated by one each time, and records
-// the seconds per operation.
+// the seconds per operation. When no arm is parallel, a repetition runs
+// them operation by operation (one of each in turn, until each has run
+// its count), so that a change of load falls on all of them; parallel
+// arms run their operations in one block each.
 // Ratios are taken repetition by repetition, between arms that ran side by
 // side, and then summarised: on a shared machine the ratio is the steadier
 // figure, the absolute times less so.
@@ -143,9 +146,22 @@ func Compare(ctx context.Context, p Plan, arms ...Arm) ([]Result, error) {
 		}
 		results[i].Ops = max(1, min(ops, p.MaxOps))
 	}
+	sequential := true
+	for _, a := range arms {
+		sequential = sequential && a.Parallel <= 1
+	}
 	for rep := range p.Reps {
+		order := make([]int, len(arms))
 		for k := range arms {
-			i := (k + rep) % len(arms)
+			order[k] = (k + rep) % len(arms)
+		}
+		if sequential {
+			if err := interleaved(ctx, arms, order, results, rep); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		for _, i := range order {
 			secs, err := repetition(ctx, arms[i], results[i].Ops)
 			if err != nil {
 				return nil, fmt.Errorf("%s: repetition %d: %w", arms[i].Name, rep+1, err)
@@ -154,6 +170,35 @@ func Compare(ctx context.Context, p Plan, arms ...Arm) ([]Result, error) {
 		}
 	}
 	return results, nil
+}
+
+// interleaved runs one repetition of sequential arms operation by
+// operation: one of each arm in order, again and again, until each has run
+// its operations. A change of the machine's load then falls on every arm
+// alike, where whole blocks of one arm would meet it alone. It appends
+// each arm's mean seconds per operation to its result.
+func interleaved(ctx context.Context, arms []Arm, order []int, results []Result, rep int) error {
+	total := make([]time.Duration, len(arms))
+	most := 0
+	for _, r := range results {
+		most = max(most, r.Ops)
+	}
+	for k := range most {
+		for _, i := range order {
+			if k >= results[i].Ops {
+				continue
+			}
+			d, err := runOnce(ctx, arms[i])
+			if err != nil {
+				return fmt.Errorf("%s: repetition %d: %w", arms[i].Name, rep+1, err)
+			}
+			total[i] += d
+		}
+	}
+	for i := range arms {
+		results[i].Secs = append(results[i].Secs, total[i].Seconds()/float64(results[i].Ops))
+	}
+	return nil
 }
 
 // runOnce runs one operation, its setup untimed, and returns its duration.
