@@ -43,7 +43,7 @@ type session struct {
 	readDB bool
 	// unsure records that the test ran a statement that might have ended
 	// the transaction without dbtest seeing it: one that is not plain DML
-	// (see keepsTransaction), or one that failed. An engine whose
+	// (see inspect), or one that failed. An engine whose
 	// in-transaction check costs a round trip is asked only then.
 	unsure bool
 	logf   func(format string, args ...any)
@@ -101,8 +101,8 @@ func (s *session) checkLocked(query string) (stmtKind, error) {
 	if s.closed {
 		return stmtOther, errSessionClosed
 	}
-	kind := kindOf(query)
-	if !s.unsure && !keepsTransaction(query) {
+	kind, keeps := inspect(query)
+	if !keeps {
 		s.unsure = true
 	}
 	switch {
