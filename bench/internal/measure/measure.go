@@ -5,9 +5,8 @@
 // # Method
 //
 // Compare first runs each arm once to warm it (caches, templates, pools),
-// then once or twice more to time it (the faster of two when the first is
-// shorter than Budget), and picks how many operations one repetition of
-// that arm runs so that a repetition lasts about Budget (at least one
+// then times its operations over about a fifth of Budget (at least one),
+// and picks how many operations one repetition of that arm runs so that a repetition lasts about Budget (at least one
 // operation, at most MaxOps), unless the arm fixes it. Each repetition
 // then runs every arm, in an order rotated by one each time, and records
 // the seconds per operation. When no arm is parallel, a repetition runs
@@ -129,16 +128,9 @@ func Compare(ctx context.Context, p Plan, arms ...Arm) ([]Result, error) {
 			results[i].Ops = a.Ops
 			continue
 		}
-		d, err := runOnce(ctx, a)
+		d, err := calibrate(ctx, a, p)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", a.Name, err)
-		}
-		if d < p.Budget { // a second look, against a stall in the first
-			d2, err := runOnce(ctx, a)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", a.Name, err)
-			}
-			d = min(d, d2)
 		}
 		ops := 1
 		if d > 0 && d < p.Budget {
@@ -199,6 +191,25 @@ func interleaved(ctx context.Context, arms []Arm, order []int, results []Result,
 		results[i].Secs = append(results[i].Secs, total[i].Seconds()/float64(results[i].Ops))
 	}
 	return nil
+}
+
+// calibrate returns the mean time of a's operations over a run of about a
+// fifth of the budget (one operation when that one lasts longer): a
+// single operation of a few microseconds is too noisy a guide to how many
+// fit in a repetition, and arms whose counts differ much interleave only
+// in part.
+func calibrate(ctx context.Context, a Arm, p Plan) (time.Duration, error) {
+	var total time.Duration
+	n := 0
+	for total < p.Budget/5 && n < p.MaxOps {
+		d, err := runOnce(ctx, a)
+		if err != nil {
+			return 0, err
+		}
+		total += d
+		n++
+	}
+	return total / time.Duration(n), nil
 }
 
 // runOnce runs one operation, its setup untimed, and returns its duration.
