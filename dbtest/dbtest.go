@@ -154,7 +154,7 @@ func connect(ctx context.Context, b Backend, cfg *config) (*DB, error) {
 			return nil, fmt.Errorf("dbtest: %s: starting the test's transaction: %w", b, err)
 		}
 	}
-	db.sess = &session{eng: eng, conn: sl.conn, tx: sl.tx, logf: cfg.logf, passTxControl: cfg.passTxControl}
+	db.sess = &session{eng: eng, conn: sl.conn, tx: sl.tx, kept: sl.stmts, logf: cfg.logf, passTxControl: cfg.passTxControl}
 	db.test = cfg.testName
 	if db.test == "" {
 		db.test = "handle " + db.id

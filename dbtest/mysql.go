@@ -19,6 +19,10 @@ func (mysqlDialect) backend() Backend        { return MySQL }
 func (mysqlDialect) beginSQL() string        { return "START TRANSACTION" }
 func (mysqlDialect) implicitDDLCommit() bool { return true }
 
+// cacheStmt: a statement with arguments is prepared on the server, a round
+// trip of its own, before it runs; one without runs as text at once.
+func (mysqlDialect) cacheStmt(nargs int) bool { return nargs > 0 }
+
 // costlyTxCheck: inTransaction costs a round trip, so the session asks it
 // only after a statement that might have ended the transaction.
 func (mysqlDialect) costlyTxCheck() {}

@@ -56,6 +56,7 @@ type slot struct {
 	connector   driver.Connector
 	conn        driver.Conn
 	tx          txControl     // the test transaction's BEGIN and ROLLBACK on conn
+	stmts       *stmtCache    // statements kept on conn; nil when the engine keeps none
 	chained     bool          // conn is in the transaction the last ROLLBACK AND CHAIN began
 	lockTimeout time.Duration // in force on conn
 	serverID    int64         // conn's server session id, 0 until asked
@@ -77,11 +78,18 @@ func (sl *slot) connect(ctx context.Context, eng engine) error {
 		return err
 	}
 	sl.conn, sl.tx = c, tx
+	if _, ok := eng.(stmtCacher); ok {
+		sl.stmts = newStmtCache(c)
+	}
 	return nil
 }
 
 func (sl *slot) disconnect() {
 	if sl.conn != nil {
+		if sl.stmts != nil {
+			sl.stmts.close()
+			sl.stmts = nil
+		}
 		sl.tx.close()
 		sl.conn.Close()
 		sl.conn = nil

@@ -20,6 +20,9 @@ type session struct {
 	eng  engine
 	conn driver.Conn // the real connection; nil once closed
 	tx   txControl   // the test transaction's BEGIN and ROLLBACK on conn
+	// kept holds prepared statements on conn across tests; nil when the
+	// engine keeps none.
+	kept *stmtCache
 	// open is the result set currently streaming from conn. Before conn
 	// runs anything else, the rest of that result set is read into memory,
 	// so that interleaved queries work on drivers that cannot interleave.
@@ -162,13 +165,32 @@ func (s *session) exec(ctx context.Context, query string, args []driver.NamedVal
 		return nil, err
 	}
 	sctx, done := s.before(ctx, query)
-	res, err := execConn(sctx, s.conn, query, args)
+	var res driver.Result
+	if st := s.cachedStmt(sctx, query, len(args)); st != nil {
+		res, err = stmtExec(sctx, st, args)
+	} else {
+		res, err = execConn(sctx, s.conn, query, args)
+	}
 	s.noteErr(err)
 	err = done(err)
 	if aerr := s.afterLocked(ctx, kind, query); aerr != nil && err == nil {
 		err = aerr
 	}
 	return res, err
+}
+
+// cachedStmt returns the kept statement of query, or nil when the engine
+// keeps none for it or it does not prepare (several statements in one
+// string, say): the caller then runs query as it is.
+func (s *session) cachedStmt(ctx context.Context, query string, nargs int) driver.Stmt {
+	if s.kept == nil || !s.eng.(stmtCacher).cacheStmt(nargs) {
+		return nil
+	}
+	st, err := s.kept.get(ctx, query)
+	if err != nil {
+		return nil
+	}
+	return st
 }
 
 func (s *session) query(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
@@ -179,7 +201,13 @@ func (s *session) query(ctx context.Context, query string, args []driver.NamedVa
 		return nil, err
 	}
 	sctx, done := s.before(ctx, query)
-	rows, closeStmt, err := queryConn(sctx, s.conn, query, args)
+	var rows driver.Rows
+	var closeStmt driver.Stmt
+	if st := s.cachedStmt(sctx, query, len(args)); st != nil {
+		rows, err = stmtQuery(sctx, st, args)
+	} else {
+		rows, closeStmt, err = queryConn(sctx, s.conn, query, args)
+	}
 	s.noteErr(err)
 	if err = done(err); err != nil {
 		return nil, err

@@ -182,6 +182,9 @@ func (t *sqliteTxControl) dataVersion(ctx context.Context, refresh bool) (uint32
 	return v.(uint32), nil
 }
 
+// cacheStmt: SQLite compiles every statement it is not given prepared.
+func (sqliteEngine) cacheStmt(int) bool { return true }
+
 // hasRead reports whether c's transaction has read its main database: from
 // that read until the transaction ends, c holds a lock on it.
 func (sqliteEngine) hasRead(c driver.Conn) bool {
