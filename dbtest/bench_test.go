@@ -12,6 +12,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"github.com/easyautoml/dbharness/dbtest"
+	"github.com/easyautoml/dbharness/fixtures"
 	"github.com/easyautoml/dbharness/migrations"
 )
 
@@ -76,63 +77,80 @@ func BenchmarkIsolation(b *testing.B) {
 }
 
 // BenchmarkIsolationVsTx runs, in alternation, a test's whole cycle through
-// dbtest (Connect, one query, Release) and the same work in a plain
+// dbtest (Connect, the test's work, Release) and the same work in a plain
 // transaction of the backend's own driver on a database with the same
-// schema (BeginTx, one query, Rollback), which is what a
+// schema (BeginTx, the work, Rollback), which is what a
 // transaction-per-test tool such as go-txdb does with a warm pool. Both use
-// the registry's migrations, dbtest's default. It reports both times and
-// their ratio (plain over dbtest; at least 1 means dbtest is no slower).
+// the registry's migrations, dbtest's default. The work is one query, or
+// (".../fixtures") loading the base fixtures and the query. It reports
+// both times and their ratio (plain over dbtest; at least 1 means dbtest
+// is no slower).
 func BenchmarkIsolationVsTx(b *testing.B) {
+	base, err := fixtures.Base()
+	if err != nil {
+		b.Fatal(err)
+	}
 	for _, backend := range dbtest.Backends() {
-		b.Run(string(backend), func(b *testing.B) {
-			ctx := context.Background()
-			plain := plainPool(b, backend)
-			cycleDBTest := func() error {
-				db, err := dbtest.Connect(ctx, backend)
-				if err != nil {
-					return err
-				}
-				var n int
-				qerr := db.QueryRowContext(ctx, "SELECT count(*) FROM users").Scan(&n)
-				return errors.Join(qerr, db.Release(ctx))
+		for _, withFixtures := range []bool{false, true} {
+			name := string(backend)
+			if withFixtures {
+				name += "/fixtures"
 			}
-			cyclePlain := func() error {
-				tx, err := plain.BeginTx(ctx, nil)
-				if err != nil {
-					return err
+			b.Run(name, func(b *testing.B) {
+				ctx := context.Background()
+				plain := plainPool(b, backend)
+				work := func(q fixtures.DBTX) error {
+					if withFixtures {
+						if _, err := base.Load(ctx, q, string(backend)); err != nil {
+							return err
+						}
+					}
+					var n int
+					return q.QueryRowContext(ctx, "SELECT count(*) FROM users").Scan(&n)
 				}
-				var n int
-				qerr := tx.QueryRowContext(ctx, "SELECT count(*) FROM users").Scan(&n)
-				return errors.Join(qerr, tx.Rollback())
-			}
-			for _, f := range []func() error{cycleDBTest, cyclePlain} { // warm both
-				if err := f(); err != nil {
-					b.Fatal(err)
+				cycleDBTest := func() error {
+					db, err := dbtest.Connect(ctx, backend)
+					if err != nil {
+						return err
+					}
+					return errors.Join(work(db), db.Release(ctx))
 				}
-			}
-			var tDBTest, tPlain time.Duration
-			timed := func(f func() error) time.Duration {
-				start := time.Now()
-				if err := f(); err != nil {
-					b.Fatal(err)
+				cyclePlain := func() error {
+					tx, err := plain.BeginTx(ctx, nil)
+					if err != nil {
+						return err
+					}
+					return errors.Join(work(tx), tx.Rollback())
 				}
-				return time.Since(start)
-			}
-			i := 0
-			for b.Loop() {
-				if i%2 == 0 {
-					tDBTest += timed(cycleDBTest)
-					tPlain += timed(cyclePlain)
-				} else {
-					tPlain += timed(cyclePlain)
-					tDBTest += timed(cycleDBTest)
+				for _, f := range []func() error{cycleDBTest, cyclePlain} { // warm both
+					if err := f(); err != nil {
+						b.Fatal(err)
+					}
 				}
-				i++
-			}
-			b.ReportMetric(float64(tDBTest.Nanoseconds())/float64(i), "dbtest-ns/cycle")
-			b.ReportMetric(float64(tPlain.Nanoseconds())/float64(i), "plain-ns/cycle")
-			b.ReportMetric(tPlain.Seconds()/tDBTest.Seconds(), "ratio")
-		})
+				var tDBTest, tPlain time.Duration
+				timed := func(f func() error) time.Duration {
+					start := time.Now()
+					if err := f(); err != nil {
+						b.Fatal(err)
+					}
+					return time.Since(start)
+				}
+				i := 0
+				for b.Loop() {
+					if i%2 == 0 {
+						tDBTest += timed(cycleDBTest)
+						tPlain += timed(cyclePlain)
+					} else {
+						tPlain += timed(cyclePlain)
+						tDBTest += timed(cycleDBTest)
+					}
+					i++
+				}
+				b.ReportMetric(float64(tDBTest.Nanoseconds())/float64(i), "dbtest-ns/cycle")
+				b.ReportMetric(float64(tPlain.Nanoseconds())/float64(i), "plain-ns/cycle")
+				b.ReportMetric(tPlain.Seconds()/tDBTest.Seconds(), "ratio")
+			})
+		}
 	}
 }
 
