@@ -55,7 +55,8 @@ const (
 	// available: when one is not, tests fail instead of skipping.
 	EnvRequire = "DBTEST_REQUIRE"
 	// EnvWazeroCache overrides the directory of the wazero compilation
-	// cache. The value "off" disables the cache.
+	// cache, which also keeps migrated SQLite templates. The value "off"
+	// disables both.
 	EnvWazeroCache = "DBTEST_WAZERO_CACHE"
 	// EnvLockTrace set to "off" turns lock diagnosis off for every handle
 	// of the process, as [WithoutLockTrace] does for one; "on" (or unset)

@@ -30,8 +30,8 @@ type DB struct {
 	prov        provider
 	pool        *pool
 	slot        *slot
-	rawDSN      string
-	dataVersion int64  // SQLite's data_version when the test began
+	lockTimeout time.Duration
+	dataVersion uint32 // SQLite's data version when the test began
 	test        string // the test's name, or the handle's
 	dirty       bool   // other connections committed: rebuild the database
 	checkClean  func(problems error) error
@@ -140,12 +140,12 @@ func connect(ctx context.Context, b Backend, cfg *config) (*DB, error) {
 		cfg.sqliteWAL = false // an SQLite option: the servers ignore it
 	}
 	p := getPool(prov, b, mig, slotOptions{wal: cfg.sqliteWAL})
-	db := &DB{backend: b, prov: prov, pool: p, id: strings.ToLower(rand.Text()), checkClean: cfg.cleanupCheck}
+	db := &DB{backend: b, prov: prov, pool: p, id: strings.ToLower(rand.Text()), lockTimeout: cfg.lockTimeout, checkClean: cfg.cleanupCheck}
 	if err := db.takeSlot(ctx, cfg); err != nil {
 		return nil, err
 	}
 	sl, eng := db.slot, prov.engine()
-	db.sess = &session{eng: eng, conn: sl.conn, logf: cfg.logf, passTxControl: cfg.passTxControl}
+	db.sess = &session{eng: eng, conn: sl.conn, tx: sl.tx, kept: sl.stmts, logf: cfg.logf, passTxControl: cfg.passTxControl}
 	db.test = cfg.testName
 	if db.test == "" {
 		db.test = "handle " + db.id
@@ -166,7 +166,6 @@ func connect(ctx context.Context, b Backend, cfg *config) (*DB, error) {
 		testTxConns.Store(sl.name, sc)
 		db.sess.hook = pr.watchHook(sc)
 	}
-	db.rawDSN = prov.rawDSN(sl, cfg.lockTimeout)
 	sessions.Store(db.id, db.sess)
 	db.DB = sql.OpenDB(txConnector{id: db.id, s: db.sess})
 	return db, nil
@@ -226,7 +225,12 @@ func (db *DB) takeSlot(ctx context.Context, cfg *config) error {
 // test's transaction.
 func (db *DB) begin(ctx context.Context, eng engine, lockTimeout time.Duration) error {
 	sl := db.slot
-	if err := sl.connect(ctx); err != nil {
+	if sl.chained && !sl.tx.alive(ctx) {
+		// The server closed the connection while the database waited in
+		// the pool: open a new one.
+		sl.disconnect()
+	}
+	if err := sl.connect(ctx, eng); err != nil {
 		return err
 	}
 	if sl.baseline == nil {
@@ -250,14 +254,19 @@ func (db *DB) begin(ctx context.Context, eng engine, lockTimeout time.Duration) 
 		sl.lockTimeout = lockTimeout
 	}
 	if db.backend == SQLite {
-		v, err := sqliteDataVersion(ctx, sl.conn)
+		// The version as of the connection's last read: a commit since
+		// then shows at the end of this test, as one into its database.
+		v, err := sqliteDataVersion(ctx, sl, false)
 		if err != nil {
 			return err
 		}
 		db.dataVersion = v
 	}
-	_, err := execConn(ctx, sl.conn, eng.beginSQL(), nil)
-	return err
+	if sl.chained { // the last test's rollback began this transaction
+		sl.chained = false
+		return nil
+	}
+	return sl.tx.begin(ctx)
 }
 
 // Release rolls back the test's transaction and returns the database to
@@ -276,9 +285,21 @@ func (db *DB) Release(ctx context.Context) error {
 	db.DB.Close()
 	sessions.Delete(db.id)
 	s := db.sess
-	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	stillOpen, err := s.close(rctx)
+	rctx := ctx
+	if db.backend != SQLite { // a server that stopped answering
+		var cancel context.CancelFunc
+		rctx, cancel = context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+	}
+	// On a server, raw connections opened during the test mean a count
+	// of every table after the rollback; otherwise the rollback can begin
+	// the next test's transaction in the same round trip.
+	var rawConns int64
+	if db.backend != SQLite {
+		rawConns = takeRawConns(db.slot.name)
+	}
+	stillOpen, chained, err := s.close(rctx, rawConns == 0)
+	db.slot.chained = chained
 	clean := err == nil && len(s.implicitCommits) == 0
 	ce := &CleanupError{Backend: db.backend}
 	for _, r := range s.refused {
@@ -303,7 +324,7 @@ func (db *DB) Release(ctx context.Context) error {
 		ce.Ended = true
 	}
 	if err == nil {
-		if p, tables := db.escapedWrites(rctx, !stillOpen); p != "" {
+		if p, tables := db.escapedWrites(rctx, !stillOpen, rawConns); p != "" {
 			clean = false
 			ce.problems = append(ce.problems, p)
 			ce.Tables = tables
@@ -327,8 +348,9 @@ func (db *DB) Release(ctx context.Context) error {
 }
 
 // escapedWrites reports writes that other connections committed to the
-// test's database: the rollback did not undo them.
-func (db *DB) escapedWrites(ctx context.Context, committed bool) (string, []string) {
+// test's database: the rollback did not undo them. rawConns counts the
+// raw connections opened to a server's database during the test.
+func (db *DB) escapedWrites(ctx context.Context, committed bool, rawConns int64) (string, []string) {
 	sl := db.slot
 	if db.backend == SQLite && sqliteFileMoved(sl.conn) {
 		return fmt.Sprintf("the database file %s was removed or replaced during the test; "+
@@ -337,10 +359,11 @@ func (db *DB) escapedWrites(ctx context.Context, committed bool) (string, []stri
 	changed := committed
 	switch db.backend {
 	case SQLite:
-		v, err := sqliteDataVersion(ctx, sl.conn)
+		refresh := !db.sess.readDB || sl.connector.(*sqliteConnector).wal
+		v, err := sqliteDataVersion(ctx, sl, refresh)
 		changed = changed || err != nil || v != db.dataVersion
 	default:
-		changed = takeRawConns(sl.name) > 0 || changed
+		changed = rawConns > 0 || changed
 	}
 	if !changed {
 		return "", nil
@@ -408,7 +431,7 @@ func (db *DB) RawDriverName() string {
 // database, with dbtest's lock timeout. Writes through it do not see the
 // test's uncommitted rows, and what it commits escapes the rollback: it is
 // there to reproduce such bugs on purpose.
-func (db *DB) RawDSN() string { return db.rawDSN }
+func (db *DB) RawDSN() string { return db.prov.rawDSN(db.slot, db.lockTimeout) }
 
 // DatabaseName returns the name of the test's database on the server (or of
 // the in-memory database on SQLite).

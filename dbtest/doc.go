@@ -37,6 +37,16 @@
 // suite reuses one database and pays only for BEGIN and ROLLBACK. On SQLite
 // each database is an in-memory copy (the memdb VFS) of a migrated template.
 //
+// On PostgreSQL and MySQL the rollback is ROLLBACK AND CHAIN, which begins
+// the next test's transaction in the same round trip, unless the test ran
+// anything but plain DML and reads (SET TRANSACTION, say, whose
+// characteristics a chained transaction would inherit) or a statement
+// failed. Before the next test uses such a connection, dbtest checks its
+// socket, and opens a new connection if the server closed it. MySQL's
+// in_transaction, which tells whether something ended the test's
+// transaction, costs a round trip: it is asked only after such
+// statements, since plain DML and reads cannot end a transaction.
+//
 // When a test leaves its database dirty (a write that escaped the
 // transaction, or MySQL's implicit commit), the database is dropped rather
 // than reused, and the next test gets a fresh one.
@@ -170,7 +180,7 @@
 //	DBTEST_POSTGRES_DSN  PostgreSQL server, e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 //	DBTEST_MYSQL_DSN     MySQL or MariaDB server, e.g. root@tcp(127.0.0.1:3306)/test
 //	DBTEST_REQUIRE       backends that must be available (comma separated, or "all")
-//	DBTEST_WAZERO_CACHE  wazero compilation cache directory ("off" disables it)
+//	DBTEST_WAZERO_CACHE  cache of compiled SQLite and migrated SQLite templates ("off" disables it)
 //	DBTEST_LOCK_TRACE    "off" turns lock diagnosis off (see WithoutLockTrace)
 //
 // The Testcontainers provider's variables (DBTEST_POSTGRES_IMAGE,

@@ -15,7 +15,9 @@ import (
 
 // Escaped writes. A write committed by a connection other than the test's
 // transaction is not undone by the rollback. dbtest notices it at cleanup:
-// on SQLite through data_version, on the servers when raw connections were
+// on SQLite through the data version of its pager (a commit by another
+// connection since the test began, or since the database was last
+// released, changes it), on the servers when raw connections were
 // opened to the test's database; it then compares the row count of every
 // table with the counts the database had when it was made, and names the
 // tables that differ.

@@ -19,6 +19,14 @@ func (mysqlDialect) backend() Backend        { return MySQL }
 func (mysqlDialect) beginSQL() string        { return "START TRANSACTION" }
 func (mysqlDialect) implicitDDLCommit() bool { return true }
 
+// cacheStmt: a statement with arguments is prepared on the server, a round
+// trip of its own, before it runs; one without runs as text at once.
+func (mysqlDialect) cacheStmt(nargs int) bool { return nargs > 0 }
+
+// costlyTxCheck: inTransaction costs a round trip, so the session asks it
+// only after a statement that might have ended the transaction.
+func (mysqlDialect) costlyTxCheck() {}
+
 // inTransaction asks MariaDB's in_transaction variable. MySQL 8 has no such
 // variable; there the answer is "open" and the rollback runs anyway.
 func (mysqlDialect) inTransaction(ctx context.Context, c driver.Conn) (bool, error) {
@@ -37,6 +45,17 @@ func (mysqlDialect) inTransaction(ctx context.Context, c driver.Conn) (bool, err
 		return true, nil
 	}
 	return asInt(dest[0]) != 0, nil
+}
+
+// canChain: MySQL and MariaDB have ROLLBACK AND CHAIN; the driver checks
+// the socket where socketChecks says it can.
+func (mysqlDialect) canChain(driver.Conn) bool { return socketChecks }
+
+// connAlive asks the driver to check the connection's socket, as it does for a
+// connection that database/sql takes from its pool: no round trip.
+func (mysqlDialect) connAlive(ctx context.Context, c driver.Conn) bool {
+	r, ok := c.(driver.SessionResetter)
+	return ok && r.ResetSession(ctx) == nil
 }
 
 // setLockTimeout sets InnoDB's row-lock wait and the metadata-lock wait,
@@ -73,6 +92,7 @@ func (mysqlDialect) dsn(base, db string, lockTimeout time.Duration, app string) 
 	}
 	cfg.ParseTime = true
 	cfg.Loc = time.UTC
+	cfg.CheckConnLiveness = true // what mysqlDialect.connAlive relies on
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 5 * time.Second
 	}

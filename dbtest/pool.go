@@ -55,13 +55,16 @@ type slot struct {
 	name        string
 	connector   driver.Connector
 	conn        driver.Conn
+	tx          txControl     // the test transaction's BEGIN and ROLLBACK on conn
+	stmts       *stmtCache    // statements kept on conn; nil when the engine keeps none
+	chained     bool          // conn is in the transaction the last ROLLBACK AND CHAIN began
 	lockTimeout time.Duration // in force on conn
 	serverID    int64         // conn's server session id, 0 until asked
 	baseline    tableCounts   // row counts of the clean database
 }
 
 // connect (re)opens the slot's connection.
-func (sl *slot) connect(ctx context.Context) error {
+func (sl *slot) connect(ctx context.Context, eng engine) error {
 	if sl.conn != nil {
 		return nil
 	}
@@ -69,17 +72,95 @@ func (sl *slot) connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sl.conn = c
+	tx, err := newTxControl(c, eng)
+	if err != nil {
+		c.Close()
+		return err
+	}
+	sl.conn, sl.tx = c, tx
+	if _, ok := eng.(stmtCacher); ok {
+		sl.stmts = newStmtCache(c)
+	}
 	return nil
 }
 
 func (sl *slot) disconnect() {
 	if sl.conn != nil {
+		if sl.stmts != nil {
+			sl.stmts.close()
+			sl.stmts = nil
+		}
+		sl.tx.close()
 		sl.conn.Close()
 		sl.conn = nil
 		sl.serverID = 0
+		sl.chained = false
+		sl.lockTimeout = DefaultLockTimeout // what a new connection starts with
 	}
 }
+
+// txControl begins and rolls back the test's transaction on a slot's
+// connection.
+type txControl interface {
+	begin(ctx context.Context) error
+	// rollback rolls the test's transaction back. With chain, where the
+	// engine can, the same statement begins the next test's transaction
+	// (ROLLBACK AND CHAIN), and it reports chained.
+	rollback(ctx context.Context, chain bool) (chained bool, err error)
+	// alive reports, without a round trip, whether the connection still
+	// works: the check a connection left in a chained transaction gets
+	// before the next test uses it.
+	alive(ctx context.Context) bool
+	close()
+}
+
+// newTxControl returns the fastest txControl for c: statements prepared
+// once on SQLite, plain statements otherwise.
+func newTxControl(c driver.Conn, eng engine) (txControl, error) {
+	if tx, ok, err := newSQLiteTxControl(c); ok {
+		return tx, err
+	}
+	t := stmtTxControl{c: c, beginSQL: eng.beginSQL()}
+	if ch, ok := eng.(chainer); ok && ch.canChain(c) {
+		t.chainer = ch
+	}
+	return t, nil
+}
+
+// A chainer is an engine that can chain transactions on a connection whose
+// liveness it can check without a round trip.
+type chainer interface {
+	canChain(c driver.Conn) bool
+	connAlive(ctx context.Context, c driver.Conn) bool
+}
+
+// stmtTxControl runs the engine's BEGIN and ROLLBACK as statements.
+type stmtTxControl struct {
+	c        driver.Conn
+	beginSQL string
+	chainer  chainer // nil when the engine does not chain on c
+}
+
+func (t stmtTxControl) begin(ctx context.Context) error {
+	_, err := execConn(ctx, t.c, t.beginSQL, nil)
+	return err
+}
+
+func (t stmtTxControl) rollback(ctx context.Context, chain bool) (bool, error) {
+	chain = chain && t.chainer != nil
+	q := "ROLLBACK"
+	if chain {
+		q = "ROLLBACK AND CHAIN"
+	}
+	_, err := execConn(ctx, t.c, q, nil)
+	return chain && err == nil, err
+}
+
+func (t stmtTxControl) alive(ctx context.Context) bool {
+	return t.chainer != nil && t.chainer.connAlive(ctx, t.c)
+}
+
+func (stmtTxControl) close() {}
 
 // slotOptions are the options that make databases differ, beyond their
 // migrations.
@@ -187,20 +268,36 @@ func (m *migrationSet) up(ctx context.Context, b Backend, db *sql.DB) error {
 }
 
 // hashes caches hashFS by file system, for the comparable ones (embed.FS
-// and most others): every Open would otherwise read the migrations again.
-var hashes sync.Map // fs.FS → string
+// and most others; values whose comparison would panic are left out):
+// every Open would otherwise read the migrations again.
+var hashes sync.Map // fs.FS, or the value it points to → string
+
+// hashKey returns the key of fsys in hashes, and false when it has none. A
+// pointer to a comparable value (what fs.Sub returns, a new one at each
+// call) is keyed by the value it points to, so that two calls of fs.Sub on
+// the same files share one entry instead of adding one each.
+func hashKey(fsys fs.FS) (any, bool) {
+	v := reflect.ValueOf(fsys)
+	if v.Kind() == reflect.Pointer && !v.IsNil() && v.Elem().Comparable() {
+		return [2]any{v.Type(), v.Elem().Interface()}, true
+	}
+	if v.Comparable() {
+		return fsys, true
+	}
+	return nil, false
+}
 
 // hashFS returns a hash of the names and contents of every file in fsys.
 func hashFS(fsys fs.FS) (string, error) {
-	cacheable := reflect.TypeOf(fsys).Comparable()
+	key, cacheable := hashKey(fsys)
 	if cacheable {
-		if h, ok := hashes.Load(fsys); ok {
+		if h, ok := hashes.Load(key); ok {
 			return h.(string), nil
 		}
 	}
 	h, err := hashFiles(fsys)
 	if err == nil && cacheable {
-		hashes.Store(fsys, h)
+		hashes.Store(key, h)
 	}
 	return h, err
 }
@@ -232,6 +329,10 @@ func hashFiles(fsys fs.FS) (string, error) {
 	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 
+// defaultMigrations caches the migration set of the registry's own
+// migrations by backend: most handles ask for it.
+var defaultMigrations sync.Map // Backend → *migrationSet
+
 // migrationsFor resolves the migrations of cfg for backend b.
 func migrationsFor(cfg *config, b Backend) (*migrationSet, error) {
 	if cfg.noMigrations {
@@ -239,6 +340,9 @@ func migrationsFor(cfg *config, b Backend) (*migrationSet, error) {
 	}
 	fsFor := cfg.migrations
 	if fsFor == nil {
+		if m, ok := defaultMigrations.Load(b); ok {
+			return m.(*migrationSet), nil
+		}
 		fsFor = migrations.FS
 	}
 	fsys, err := fsFor(string(b))
@@ -249,7 +353,11 @@ func migrationsFor(cfg *config, b Backend) (*migrationSet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dbtest: %s: reading migrations: %w", b, err)
 	}
-	return &migrationSet{key: key, fsFor: fsFor}, nil
+	m := &migrationSet{key: key, fsFor: fsFor}
+	if cfg.migrations == nil {
+		defaultMigrations.Store(b, m)
+	}
+	return m, nil
 }
 
 // The process-wide state: providers by backend, pools by backend and
@@ -259,7 +367,14 @@ var state struct {
 	mu        sync.Mutex
 	token     string
 	providers map[Backend]*providerEntry
-	pools     map[string]*pool
+	pools     map[poolKey]*pool
+}
+
+// poolKey names a pool: its backend, migrations and slot options.
+type poolKey struct {
+	b    Backend
+	mig  string
+	opts slotOptions
 }
 
 type providerEntry struct {
@@ -310,11 +425,11 @@ func getProvider(ctx context.Context, b Backend) (provider, error) {
 }
 
 func getPool(prov provider, b Backend, m *migrationSet, o slotOptions) *pool {
-	key := fmt.Sprintf("%s/%s/%+v", b, m.key, o)
+	key := poolKey{b, m.key, o}
 	state.mu.Lock()
 	defer state.mu.Unlock()
 	if state.pools == nil {
-		state.pools = make(map[string]*pool)
+		state.pools = make(map[poolKey]*pool)
 	}
 	p := state.pools[key]
 	if p == nil {

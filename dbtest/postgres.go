@@ -31,6 +31,34 @@ func (postgresDialect) inTransaction(_ context.Context, c driver.Conn) (bool, er
 	return pc.Conn().PgConn().TxStatus() != 'I', nil
 }
 
+// canChain reports whether the server has ROLLBACK AND CHAIN (PostgreSQL
+// 12 and later) and the connection's socket can be checked.
+func (postgresDialect) canChain(c driver.Conn) bool {
+	pc, ok := c.(*stdlib.Conn)
+	if !ok {
+		return false
+	}
+	pg := pc.Conn().PgConn()
+	v := pg.ParameterStatus("server_version")
+	major, err := strconv.Atoi(v[:len(v)-len(strings.TrimLeft(v, "0123456789"))])
+	if err != nil || major < 12 {
+		return false
+	}
+	_, known := socketAlive(pg.Conn())
+	return known
+}
+
+// connAlive checks the socket: a server that closed the connection, or that
+// said something unasked (a FATAL before closing), ends it.
+func (postgresDialect) connAlive(_ context.Context, c driver.Conn) bool {
+	pc, ok := c.(*stdlib.Conn)
+	if !ok || pc.Conn().IsClosed() {
+		return false
+	}
+	alive, _ := socketAlive(pc.Conn().PgConn().Conn())
+	return alive
+}
+
 func (postgresDialect) setLockTimeout(ctx context.Context, c driver.Conn, d time.Duration) error {
 	_, err := execConn(ctx, c, fmt.Sprintf("SET lock_timeout = %d", d.Milliseconds()), nil)
 	return err

@@ -20,6 +20,10 @@ type session struct {
 	mu   sync.Mutex
 	eng  engine
 	conn driver.Conn // the real connection; nil once closed
+	tx   txControl   // the test transaction's BEGIN and ROLLBACK on conn
+	// kept holds prepared statements on conn across tests; nil when the
+	// engine keeps none.
+	kept *stmtCache
 	// open is the result set currently streaming from conn. Before conn
 	// runs anything else, the rest of that result set is read into memory,
 	// so that interleaved queries work on drivers that cannot interleave.
@@ -44,6 +48,14 @@ type session struct {
 	// commits on its own.
 	ended  string
 	closed bool
+	// readDB records, at close, whether the transaction had read the
+	// database (see readProbe).
+	readDB bool
+	// unsure records that the test ran a statement that might have ended
+	// the transaction without dbtest seeing it: one that is not plain DML
+	// (see inspect), or one that failed. An engine whose
+	// in-transaction check costs a round trip is asked only then.
+	unsure bool
 	logf   func(format string, args ...any)
 	// hook watches each statement, for lock reports; nil when none.
 	hook stmtHook
@@ -112,10 +124,13 @@ func (s *session) checkLocked(query string) (stmtKind, error) {
 	if s.ended != "" {
 		return stmtOther, fmt.Errorf("dbtest: %s: %w %s; the test's earlier writes are gone", s.eng.backend(), ErrTransactionRolledBack, s.ended)
 	}
-	kind, head := classify(query)
+	kind, keeps := inspect(query)
+	if !keeps {
+		s.unsure = true
+	}
 	switch {
 	case kind.endsTransaction() || kind == stmtBegin:
-		msg := fmt.Sprintf("%s at %s", head, callerOutside())
+		msg := fmt.Sprintf("%s at %s", statementHead(query), callerOutside())
 		if s.passTxControl {
 			s.passed = append(s.passed, msg)
 			break
@@ -135,7 +150,7 @@ func (s *session) afterLocked(ctx context.Context, kind stmtKind, query string) 
 	if kind != stmtDDL || !s.eng.implicitDDLCommit() {
 		return nil
 	}
-	_, head := classify(query)
+	head := statementHead(query)
 	where := callerOutside()
 	s.implicitCommits = append(s.implicitCommits, fmt.Sprintf("%s at %s", head, where))
 	if s.logf != nil {
@@ -190,13 +205,33 @@ func (s *session) exec(ctx context.Context, query string, args []driver.NamedVal
 		return nil, err
 	}
 	sctx, done := s.before(ctx, query)
-	res, err := execConn(sctx, s.conn, query, args)
+	var res driver.Result
+	if st := s.cachedStmt(sctx, query, len(args)); st != nil {
+		res, err = stmtExec(sctx, st, args)
+	} else {
+		res, err = execConn(sctx, s.conn, query, args)
+	}
+	s.noteErr(err)
 	err = done(err)
 	if aerr := s.afterLocked(ctx, kind, query); aerr != nil && err == nil {
 		err = aerr
 	}
 	s.noteEndedLocked(ctx, query, err)
 	return res, err
+}
+
+// cachedStmt returns the kept statement of query, or nil when the engine
+// keeps none for it or it does not prepare (several statements in one
+// string, say): the caller then runs query as it is.
+func (s *session) cachedStmt(ctx context.Context, query string, nargs int) driver.Stmt {
+	if s.kept == nil || !s.eng.(stmtCacher).cacheStmt(nargs) {
+		return nil
+	}
+	st, err := s.kept.get(ctx, query)
+	if err != nil {
+		return nil
+	}
+	return st
 }
 
 func (s *session) query(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
@@ -207,7 +242,14 @@ func (s *session) query(ctx context.Context, query string, args []driver.NamedVa
 		return nil, err
 	}
 	sctx, done := s.before(ctx, query)
-	rows, closeStmt, err := queryConn(sctx, s.conn, query, args)
+	var rows driver.Rows
+	var closeStmt driver.Stmt
+	if st := s.cachedStmt(sctx, query, len(args)); st != nil {
+		rows, err = stmtQuery(sctx, st, args)
+	} else {
+		rows, closeStmt, err = queryConn(sctx, s.conn, query, args)
+	}
+	s.noteErr(err)
 	if err = done(err); err != nil {
 		s.noteEndedLocked(ctx, query, err)
 		return nil, err
@@ -243,6 +285,24 @@ func (s *session) prepare(ctx context.Context, query string) (driver.Stmt, error
 	return ss, nil
 }
 
+// noteErr marks the session unsure when a statement failed: a server may
+// end the transaction with the error (a deadlock victim, say).
+func (s *session) noteErr(err error) {
+	if err != nil {
+		s.unsure = true
+	}
+}
+
+// A costlyTxCheck is an engine whose inTransaction costs a round trip:
+// close asks it only when the session is unsure.
+type costlyTxCheck interface{ costlyTxCheck() }
+
+// A readProbe is an engine that can tell, without a statement, whether a
+// connection's transaction has read its database.
+type readProbe interface {
+	hasRead(c driver.Conn) bool
+}
+
 // A savepoint is a transaction begun inside the test's transaction.
 type savepoint struct {
 	s     *session
@@ -259,6 +319,7 @@ func (s *session) begin(ctx context.Context) (*savepoint, error) {
 	s.spSeq++
 	sp := &savepoint{s: s, name: fmt.Sprintf("dbtest_sp_%d", s.spSeq)}
 	if err := s.execRawLocked(ctx, "SAVEPOINT "+sp.name); err != nil {
+		s.noteErr(err)
 		return nil, err
 	}
 	s.savepoints = append(s.savepoints, sp)
@@ -288,10 +349,13 @@ func (sp *savepoint) end(rollback bool) error {
 	ctx := context.Background()
 	if rollback {
 		if err := s.execRawLocked(ctx, "ROLLBACK TO SAVEPOINT "+sp.name); err != nil {
+			s.noteErr(err)
 			return err
 		}
 	}
-	return s.execRawLocked(ctx, "RELEASE SAVEPOINT "+sp.name)
+	err := s.execRawLocked(ctx, "RELEASE SAVEPOINT "+sp.name)
+	s.noteErr(err)
+	return err
 }
 
 func (sp *savepoint) Commit() error   { return sp.end(false) }
@@ -338,6 +402,7 @@ func (st *sessStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (
 	}
 	sctx, done := s.before(ctx, st.query)
 	res, err := stmtExec(sctx, st.stmt, args)
+	s.noteErr(err)
 	err = done(err)
 	if aerr := s.afterLocked(ctx, kind, st.query); aerr != nil && err == nil {
 		err = aerr
@@ -355,6 +420,7 @@ func (st *sessStmt) QueryContext(ctx context.Context, args []driver.NamedValue) 
 	}
 	sctx, done := s.before(ctx, st.query)
 	rows, err := stmtQuery(sctx, st.stmt, args)
+	s.noteErr(err)
 	if err = done(err); err != nil {
 		s.noteEndedLocked(ctx, st.query, err)
 		return nil, err
@@ -425,6 +491,7 @@ func (r *sessRows) materializeLocked() error {
 		}
 		if err != nil {
 			r.err = err
+			r.s.noteErr(err)
 			break
 		}
 		for i, v := range dest {
@@ -483,6 +550,7 @@ func (r *sessRows) Next(dest []driver.Value) error {
 	if r.rows != nil {
 		err := r.rows.Next(dest)
 		if err != nil && err != io.EOF {
+			r.s.noteErr(err)
 			err = r.s.explained(err)
 		}
 		return err
@@ -549,12 +617,14 @@ func (r *sessRows) ColumnTypePrecisionScale(i int) (int64, int64, bool) {
 
 // close ends the session: it rolls back the test's transaction and reports
 // whether the transaction was still open, so the caller can tell that
-// something committed it.
-func (s *session) close(ctx context.Context) (stillOpen bool, err error) {
+// something committed it. With chain, a rollback begins the next test's
+// transaction in the same statement where the engine can, and chained
+// says so.
+func (s *session) close(ctx context.Context, chain bool) (stillOpen, chained bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return false, nil
+		return false, false, nil
 	}
 	s.closed = true
 	if s.open != nil {
@@ -568,12 +638,21 @@ func (s *session) close(ctx context.Context) (stillOpen bool, err error) {
 		st.stmt.Close()
 	}
 	s.stmts = nil
-	stillOpen, err = s.eng.inTransaction(ctx, s.conn)
-	if err != nil {
-		return false, err
+	if _, costly := s.eng.(costlyTxCheck); costly && !s.unsure {
+		// Nothing the test ran could have ended the transaction.
+		stillOpen = true
+	} else if stillOpen, err = s.eng.inTransaction(ctx, s.conn); err != nil {
+		return false, false, err
+	}
+	s.readDB = true
+	if p, ok := s.eng.(readProbe); ok {
+		s.readDB = p.hasRead(s.conn)
 	}
 	if stillOpen {
-		_, err = execConn(ctx, s.conn, "ROLLBACK", nil)
+		// A chained transaction inherits the characteristics of the one
+		// before (SET TRANSACTION ISOLATION LEVEL, READ ONLY): chain only
+		// after a test that ran plain DML and reads, all of which worked.
+		chained, err = s.tx.rollback(ctx, chain && !s.unsure)
 	}
-	return stillOpen, err
+	return stillOpen, chained, err
 }

@@ -38,7 +38,9 @@ var sqliteRuntime struct {
 // The compiled code is cached on disk, under the user's cache directory
 // (dbharness/wazero) or the directory named by DBTEST_WAZERO_CACHE
 // ("off" disables the cache), so that a new test binary starts in
-// milliseconds instead of compiling SQLite again for most of a second.
+// milliseconds instead of compiling SQLite again for most of a second. The
+// same directory keeps the images of migrated template databases, by a
+// hash of their migrations, so that a new process does not migrate again.
 //
 // It returns the cache directory in use ("" when disabled). If SQLite was
 // already initialised by other code in the process, the cache is not used.
@@ -104,29 +106,108 @@ func (sqliteEngine) inTransaction(_ context.Context, c driver.Conn) (bool, error
 // reads the timeout from the connection's trace state.
 func (sqliteEngine) setLockTimeout(context.Context, driver.Conn, time.Duration) error { return nil }
 
-// dataVersion returns SQLite's data_version for c: it changes when another
-// connection commits to the database.
-func sqliteDataVersion(ctx context.Context, c driver.Conn) (int64, error) {
-	rows, st, err := queryConn(ctx, c, "PRAGMA data_version", nil)
-	if err != nil {
-		return 0, err
+// sqliteTxControl runs BEGIN and ROLLBACK through statements prepared once
+// on the connection, SQLite would otherwise compile them for every test,
+// and reads the connection's data version.
+type sqliteTxControl struct {
+	raw                     *sqlite3.Conn
+	beginStmt, rollbackStmt *sqlite3.Stmt
+	versionStmt             *sqlite3.Stmt // PRAGMA data_version
+}
+
+// newSQLiteTxControl prepares the statements on c, when c is an SQLite
+// connection (ok).
+func newSQLiteTxControl(c driver.Conn) (tx txControl, ok bool, err error) {
+	raw, ok := c.(sqlitedriver.Conn)
+	if !ok {
+		return nil, false, nil
 	}
-	defer func() {
-		rows.Close()
+	t := &sqliteTxControl{raw: raw.Raw()}
+	for _, p := range []struct {
+		st  **sqlite3.Stmt
+		sql string
+	}{{&t.beginStmt, "BEGIN"}, {&t.rollbackStmt, "ROLLBACK"}, {&t.versionStmt, "PRAGMA data_version"}} {
+		if *p.st, _, err = t.raw.Prepare(p.sql); err != nil {
+			t.close()
+			return nil, true, fmt.Errorf("dbtest: sqlite: %w", err)
+		}
+	}
+	return t, true, nil
+}
+
+func (t *sqliteTxControl) begin(ctx context.Context) error { return t.run(ctx, t.beginStmt) }
+
+// rollback never chains: SQLite has no ROLLBACK AND CHAIN, and BEGIN costs
+// no round trip.
+func (t *sqliteTxControl) rollback(ctx context.Context, _ bool) (bool, error) {
+	return false, t.run(ctx, t.rollbackStmt)
+}
+
+func (t *sqliteTxControl) alive(context.Context) bool { return true }
+
+func (t *sqliteTxControl) run(ctx context.Context, st *sqlite3.Stmt) error {
+	if old := t.raw.SetInterrupt(ctx); old != ctx {
+		defer t.raw.SetInterrupt(old)
+	}
+	return st.Exec()
+}
+
+func (t *sqliteTxControl) close() {
+	for _, st := range []*sqlite3.Stmt{t.beginStmt, t.rollbackStmt, t.versionStmt} {
 		if st != nil {
 			st.Close()
 		}
-	}()
-	dest := make([]driver.Value, len(rows.Columns()))
-	if err := rows.Next(dest); err != nil {
+	}
+}
+
+// dataVersion returns the data version of the connection's main database
+// (SQLITE_FCNTL_DATA_VERSION), without running a statement. It changes when
+// the connection sees a commit, its own or another connection's; it sees
+// another connection's commit when it next reads the database. In
+// rollback-journal mode a transaction that has read the database holds its
+// lock until it ends, so nobody commits in between and the version read
+// after its rollback is complete. Otherwise (a transaction that never read
+// the database, or WAL mode, where writers do not wait for readers)
+// refresh makes the connection read the database first.
+func (t *sqliteTxControl) dataVersion(ctx context.Context, refresh bool) (uint32, error) {
+	if refresh {
+		if err := t.run(ctx, t.versionStmt); err != nil {
+			return 0, err
+		}
+	}
+	v, err := t.raw.FileControl("main", sqlite3.FCNTL_DATA_VERSION)
+	if err != nil {
 		return 0, err
 	}
-	v, _ := dest[0].(int64)
-	return v, nil
+	return v.(uint32), nil
+}
+
+// cacheStmt: SQLite compiles every statement it is not given prepared.
+func (sqliteEngine) cacheStmt(int) bool { return true }
+
+// hasRead reports whether c's transaction has read its main database: from
+// that read until the transaction ends, c holds a lock on it.
+func (sqliteEngine) hasRead(c driver.Conn) bool {
+	raw, ok := c.(sqlitedriver.Conn)
+	if !ok {
+		return true
+	}
+	return raw.Raw().TxnState("main") != sqlite3.TXN_NONE
+}
+
+// sqliteDataVersion returns the data version of slot sl's connection (see
+// sqliteTxControl.dataVersion).
+func sqliteDataVersion(ctx context.Context, sl *slot, refresh bool) (uint32, error) {
+	t, ok := sl.tx.(*sqliteTxControl)
+	if !ok {
+		return 0, fmt.Errorf("dbtest: sqlite: no SQLite connection on %s", sl.name)
+	}
+	return t.dataVersion(ctx, refresh)
 }
 
 // sqliteProvider makes SQLite databases: shared in-memory databases (the
-// memdb VFS), each a copy of a migrated template kept as bytes.
+// memdb VFS), each a copy of a migrated template kept as bytes, and on disk
+// for the next process (sqlite_template.go).
 type sqliteProvider struct {
 	token string
 
@@ -168,6 +249,17 @@ func (p *sqliteProvider) template(ctx context.Context, m *migrationSet) ([]byte,
 	if b, ok := p.templates[m.key]; ok {
 		return b, nil
 	}
+	if p.templates == nil {
+		p.templates = make(map[string][]byte)
+	}
+	cache := ""
+	if !m.none {
+		cache = templateCache()
+	}
+	if b, ok := readTemplate(cache, m.key); ok {
+		p.templates[m.key] = b
+		return b, nil
+	}
 	name := fmt.Sprintf("dbtest-%s-template-%d", p.token, len(p.templates))
 	memdb.Create(name, nil)
 	defer memdb.Delete(name)
@@ -195,10 +287,8 @@ func (p *sqliteProvider) template(ctx context.Context, m *migrationSet) ([]byte,
 	if err != nil {
 		return nil, fmt.Errorf("dbtest: sqlite: copying the migrated template: %w", err)
 	}
-	if p.templates == nil {
-		p.templates = make(map[string][]byte)
-	}
 	p.templates[m.key] = data
+	writeTemplate(cache, m.key, data)
 	return data, nil
 }
 

@@ -23,49 +23,76 @@ func (k stmtKind) endsTransaction() bool { return k == stmtCommit || k == stmtRo
 // reads only the start of the statement: leading blanks and comments, then
 // keywords.
 func classify(query string) (stmtKind, string) {
-	words := leadingWords(query, 3)
-	if len(words) == 0 {
+	kind := kindOf(query)
+	if kind == stmtOther && len(leadingWords(query, 1)) == 0 {
 		return stmtOther, ""
 	}
-	head := statementHead(query)
+	return kind, statementHead(query)
+}
+
+// kindOf is classify without the words for messages.
+func kindOf(query string) stmtKind {
+	kind, _ := inspect(query)
+	return kind
+}
+
+// inspect returns the kind of query, and whether it keeps the transaction
+// open for sure: plain DML or a read, which no database ends a
+// transaction for (triggers and stored functions cannot commit either).
+// Anything else (SET, CALL, LOCK, DDL, XA, ...) may. It reads the first
+// words once: it runs before every statement.
+func inspect(query string) (kind stmtKind, keeps bool) {
+	var buf [3]string
+	words := appendLeadingWords(buf[:0], query, 3)
+	if len(words) == 0 {
+		return stmtOther, false
+	}
 	switch words[0] {
+	case "SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE", "WITH", "VALUES", "TABLE",
+		"SHOW", "EXPLAIN", "DESCRIBE", "DESC":
+		return stmtOther, true
 	case "BEGIN":
-		return stmtBegin, head
+		return stmtBegin, false
 	case "START":
 		if len(words) > 1 && words[1] == "TRANSACTION" {
-			return stmtBegin, head
+			return stmtBegin, false
 		}
 	case "COMMIT", "END":
-		return stmtCommit, head
+		return stmtCommit, false
 	case "ROLLBACK":
 		// ROLLBACK [WORK | TRANSACTION] TO [SAVEPOINT] name keeps the
 		// transaction open.
 		for _, w := range words[1:] {
 			if w == "TO" {
-				return stmtOther, head
+				return stmtOther, false
 			}
 		}
-		return stmtRollback, head
+		return stmtRollback, false
 	case "CREATE", "DROP":
 		if len(words) > 1 && words[1] == "TEMPORARY" {
-			return stmtOther, head
+			return stmtOther, false
 		}
-		return stmtDDL, head
+		return stmtDDL, false
 	case "ALTER", "TRUNCATE", "RENAME", "GRANT", "REVOKE", "ANALYZE",
 		"OPTIMIZE", "REPAIR", "INSTALL", "UNINSTALL":
-		return stmtDDL, head
+		return stmtDDL, false
 	case "LOCK":
 		if len(words) > 1 && (words[1] == "TABLES" || words[1] == "TABLE") {
-			return stmtDDL, head
+			return stmtDDL, false
 		}
 	}
-	return stmtOther, head
+	return stmtOther, false
 }
 
 // leadingWords returns up to n upper-cased keywords from the start of query,
 // skipping blanks, "--" and "#" line comments and "/* */" block comments.
 func leadingWords(query string, n int) []string {
-	var words []string
+	return appendLeadingWords(nil, query, n)
+}
+
+// appendLeadingWords is leadingWords appending to words.
+func appendLeadingWords(words []string, query string, n int) []string {
+	n += len(words)
 	s := query
 	for len(words) < n && len(s) > 0 {
 		switch {

@@ -43,6 +43,40 @@ func TestClassify(t *testing.T) {
 	}
 }
 
+// TestKeepsTransaction: only plain DML and reads are taken to keep the
+// transaction open for sure; MySQL's in-transaction check runs after
+// anything else.
+func TestKeepsTransaction(t *testing.T) {
+	cases := []struct {
+		query  string
+		want   bool
+		reason string
+	}{
+		{"SELECT 1", true, "a read"},
+		{"  insert into t values (1)", true, "DML, whatever its case"},
+		{"/* app */ UPDATE t SET a = 1", true, "a leading comment hides nothing"},
+		{"DELETE FROM t", true, "DML"},
+		{"REPLACE INTO t VALUES (1)", true, "MySQL's REPLACE is DML"},
+		{"WITH x AS (SELECT 1) SELECT * FROM x", true, "a query with a CTE"},
+		{"(SELECT 1)", true, "a parenthesised query"},
+		{"SHOW transaction_read_only", true, "SHOW reads"},
+		{"SET autocommit = 1", false, "turning autocommit on commits on MySQL"},
+		{"SET TRANSACTION READ ONLY", false, "changes what a chained transaction inherits"},
+		{"CALL p()", false, "a procedure may commit"},
+		{"LOCK TABLES t WRITE", false, "commits on MySQL"},
+		{"XA START 'x'", false, "XA ends and begins transactions"},
+		{"CREATE TEMPORARY TABLE t (a int)", false, "not DML"},
+		{"COMMIT", false, "ends the transaction"},
+		{"DO SLEEP(1)", false, "anything not listed"},
+		{"", false, "empty"},
+	}
+	for _, c := range cases {
+		if _, got := inspect(c.query); got != c.want {
+			t.Errorf("inspect(%q) keeps = %v, want %v: %s", c.query, got, c.want, c.reason)
+		}
+	}
+}
+
 func TestStatementHead(t *testing.T) {
 	if got := statementHead("  SELECT\n\t1  "); got != "SELECT 1" {
 		t.Errorf("statementHead collapsed to %q", got)

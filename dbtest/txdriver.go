@@ -10,6 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/ncruces/go-sqlite3"
+	sqlitedriver "github.com/ncruces/go-sqlite3/driver"
 )
 
 // txDriverName is the database/sql driver whose connections are views of a
@@ -163,4 +165,30 @@ func (c *txConn) CopyFrom(ctx context.Context, tableName pgx.Identifier, columnN
 		return 0, err
 	}
 	return pc.Conn().CopyFrom(ctx, tableName, columnNames, rowSrc)
+}
+
+// RawSQLite runs fn with the SQLite connection behind the test's
+// transaction, under the session's lock: the direct path that package
+// dynamic looks for through (*sql.Conn).Raw, which binds values without
+// database/sql. query is what fn runs, for lock reports. On other backends
+// it returns an error.
+func (c *txConn) RawSQLite(ctx context.Context, query string, fn func(*sqlite3.Conn) error) error {
+	s := c.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.checkLocked(query); err != nil {
+		return err
+	}
+	sc, ok := s.conn.(sqlitedriver.Conn)
+	if !ok {
+		return fmt.Errorf("dbtest: no SQLite connection on %s", s.eng.backend())
+	}
+	raw := sc.Raw()
+	sctx, done := s.before(ctx, query)
+	if old := raw.SetInterrupt(sctx); old != sctx {
+		defer raw.SetInterrupt(old)
+	}
+	err := fn(raw)
+	s.noteErr(err)
+	return done(err)
 }

@@ -96,7 +96,9 @@ func (mysqlDialect) typeFromDB(dataType, columnType string) Type {
 	return Text
 }
 
-func (mysqlDialect) encodeTime(t time.Time) any { return t.UTC().Format(mysqlTimeLayout) }
+func (mysqlDialect) encodeTime(t time.Time) any {
+	return string(appendTime(nil, t, mysqlTimeLayout, ' ', 6, ""))
+}
 
 // decodeTime reads a DATETIME as UTC. With parseTime=true the driver gives
 // a time.Time in the DSN's loc: its wall clock is the stored UTC time.

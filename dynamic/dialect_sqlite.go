@@ -92,7 +92,9 @@ func (sqliteDialect) typeFromDB(dataType, _ string) Type {
 	return Text
 }
 
-func (sqliteDialect) encodeTime(t time.Time) any { return t.UTC().Format(sqliteTimeLayout) }
+func (sqliteDialect) encodeTime(t time.Time) any {
+	return string(appendTime(nil, t, sqliteTimeLayout, 'T', 9, "Z"))
+}
 
 func (sqliteDialect) decodeTime(v any) (time.Time, bool) {
 	if b, ok := v.([]byte); ok {

@@ -9,7 +9,9 @@ import (
 )
 
 // insert writes the rows of a.vals: through the dialect's bulk path when
-// it has one and conn reaches it, else in multi-row INSERT statements.
+// it has one and conn reaches it, else in multi-row INSERT statements,
+// bound by the driver directly where the dialect can (SQLite), or through
+// database/sql.
 func (w *write) insert(ctx context.Context, ex execer, conn *sql.Conn, a *attempt) error {
 	if w.rows == 0 {
 		return nil
@@ -27,6 +29,11 @@ func (w *write) insert(ctx context.Context, ex execer, conn *sql.Conn, a *attemp
 			}
 			a.rows, a.bulk = n, true
 			return nil
+		}
+	}
+	if di, ok := w.d.(directInserter); ok && conn != nil {
+		if err := di.insertDirect(ctx, conn, w, a); !errors.Is(err, errBulkUnsupported) {
+			return err
 		}
 	}
 	return w.insertBatches(ctx, ex, a)

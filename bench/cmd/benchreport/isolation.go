@@ -326,7 +326,9 @@ func (e *env) isolation(ctx context.Context, p measure.Plan, r *Report) error {
 			}
 			f.Ratios = append(f.Ratios, speedup(res[0], res[1]))
 			r.Figures = append(r.Figures, f)
-			r.Targets = append(r.Targets, timeTarget("SQLite clean handle < 1 ms, parallel", "isolation, sqlite, 2 goroutines, dbharness", f.Arms[0].Value, time.Millisecond))
+			r.Targets = append(r.Targets,
+				ratioTarget("no slower than go-txdb", "isolation, sqlite, clean handle, 2 goroutines", f.Ratios[0], 1),
+				timeTarget("SQLite clean handle < 1 ms, parallel", "isolation, sqlite, 2 goroutines, dbharness", f.Arms[0].Value, time.Millisecond))
 		}
 	}
 	return nil

@@ -5,12 +5,14 @@
 // # Method
 //
 // Compare first runs each arm once to warm it (caches, templates, pools),
-// then once or twice more to time it (the faster of two when the first is
-// shorter than Budget), and picks how many operations one repetition of
-// that arm runs so that a repetition lasts about Budget (at least one
+// then times its operations over about a fifth of Budget (at least one),
+// and picks how many operations one repetition of that arm runs so that a repetition lasts about Budget (at least one
 // operation, at most MaxOps), unless the arm fixes it. Each repetition
 // then runs every arm, in an order rotated by one each time, and records
-// the seconds per operation.
+// the seconds per operation. When no arm is parallel, a repetition runs
+// them operation by operation (one of each in turn, until each has run
+// its count), so that a change of load falls on all of them; parallel
+// arms run their operations in one block each.
 // Ratios are taken repetition by repetition, between arms that ran side by
 // side, and then summarised: on a shared machine the ratio is the steadier
 // figure, the absolute times less so.
@@ -126,16 +128,9 @@ func Compare(ctx context.Context, p Plan, arms ...Arm) ([]Result, error) {
 			results[i].Ops = a.Ops
 			continue
 		}
-		d, err := runOnce(ctx, a)
+		d, err := calibrate(ctx, a, p)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", a.Name, err)
-		}
-		if d < p.Budget { // a second look, against a stall in the first
-			d2, err := runOnce(ctx, a)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", a.Name, err)
-			}
-			d = min(d, d2)
 		}
 		ops := 1
 		if d > 0 && d < p.Budget {
@@ -143,9 +138,22 @@ func Compare(ctx context.Context, p Plan, arms ...Arm) ([]Result, error) {
 		}
 		results[i].Ops = max(1, min(ops, p.MaxOps))
 	}
+	sequential := true
+	for _, a := range arms {
+		sequential = sequential && a.Parallel <= 1
+	}
 	for rep := range p.Reps {
+		order := make([]int, len(arms))
 		for k := range arms {
-			i := (k + rep) % len(arms)
+			order[k] = (k + rep) % len(arms)
+		}
+		if sequential {
+			if err := interleaved(ctx, arms, order, results, rep); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		for _, i := range order {
 			secs, err := repetition(ctx, arms[i], results[i].Ops)
 			if err != nil {
 				return nil, fmt.Errorf("%s: repetition %d: %w", arms[i].Name, rep+1, err)
@@ -154,6 +162,54 @@ func Compare(ctx context.Context, p Plan, arms ...Arm) ([]Result, error) {
 		}
 	}
 	return results, nil
+}
+
+// interleaved runs one repetition of sequential arms operation by
+// operation: one of each arm in order, again and again, until each has run
+// its operations. A change of the machine's load then falls on every arm
+// alike, where whole blocks of one arm would meet it alone. It appends
+// each arm's mean seconds per operation to its result.
+func interleaved(ctx context.Context, arms []Arm, order []int, results []Result, rep int) error {
+	total := make([]time.Duration, len(arms))
+	most := 0
+	for _, r := range results {
+		most = max(most, r.Ops)
+	}
+	for k := range most {
+		for _, i := range order {
+			if k >= results[i].Ops {
+				continue
+			}
+			d, err := runOnce(ctx, arms[i])
+			if err != nil {
+				return fmt.Errorf("%s: repetition %d: %w", arms[i].Name, rep+1, err)
+			}
+			total[i] += d
+		}
+	}
+	for i := range arms {
+		results[i].Secs = append(results[i].Secs, total[i].Seconds()/float64(results[i].Ops))
+	}
+	return nil
+}
+
+// calibrate returns the mean time of a's operations over a run of about a
+// fifth of the budget (one operation when that one lasts longer): a
+// single operation of a few microseconds is too noisy a guide to how many
+// fit in a repetition, and arms whose counts differ much interleave only
+// in part.
+func calibrate(ctx context.Context, a Arm, p Plan) (time.Duration, error) {
+	var total time.Duration
+	n := 0
+	for total < p.Budget/5 && n < p.MaxOps {
+		d, err := runOnce(ctx, a)
+		if err != nil {
+			return 0, err
+		}
+		total += d
+		n++
+	}
+	return total / time.Duration(n), nil
 }
 
 // runOnce runs one operation, its setup untimed, and returns its duration.
