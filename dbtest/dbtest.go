@@ -98,6 +98,9 @@ func Each(t *testing.T, fn func(t *testing.T, db *DB), opts ...Option) {
 	at := openedAt(callerOutside())
 	for _, b := range Backends() {
 		t.Run(string(b), func(t *testing.T) {
+			// A skip or failure in Open is reported at the caller's
+			// dbtest.Each, not here.
+			t.Helper()
 			fn(t, Open(t, b, append(opts[:len(opts):len(opts)], at)...))
 		})
 	}
