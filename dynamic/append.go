@@ -136,7 +136,7 @@ func newWrite(d dialect, table string, f *Frame, o *appendOpts) (*write, error) 
 	for _, c := range f.cols {
 		qc, err := quoteIdent(d, c.Name)
 		if err != nil {
-			return nil, fmt.Errorf("dynamic: appending to %s: column %q: %w", table, c.Name, err)
+			return nil, fmt.Errorf("dynamic: appending to %s: column %s: %w", table, quoteShort(c.Name), err)
 		}
 		if c.Type == Float {
 			c.Values = w.dropNonFinite(c.Name, c.Values)

@@ -454,7 +454,7 @@ func TestIdentifiers(t *testing.T) {
 		bad := []struct{ reason, table, col, want string }{
 			{"empty table name", "", "a", "table name: dynamic: " + d + ": empty identifier"},
 			{"long table name", long, "a", "the limit is"},
-			{"long column name", "ok", long, `column "` + long + `"`},
+			{"long column name", "ok", long, `column "` + long[:40] + `"…`},
 			{"NUL in a table name", "nul\x00", "a", "NUL byte"},
 		}
 		if d == "mysql" {

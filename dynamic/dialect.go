@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -132,9 +133,24 @@ func checkCommon(name string) error {
 
 func checkBytes(name string, limit int) error {
 	if len(name) > limit {
-		return fmt.Errorf("identifier %q is %d bytes long; the limit is %d", name, len(name), limit)
+		return fmt.Errorf("identifier %s is %d bytes long; the limit is %d", quoteShort(name), len(name), limit)
 	}
 	return nil
+}
+
+// quoteShort quotes name for a message, cut after its first 40 bytes (at a
+// character boundary) so that a name hundreds of bytes long does not drown
+// the message.
+func quoteShort(name string) string {
+	const keep = 40
+	if len(name) <= keep+10 {
+		return strconv.Quote(name)
+	}
+	cut := keep
+	for cut > 0 && !utf8.RuneStart(name[cut]) {
+		cut--
+	}
+	return strconv.Quote(name[:cut]) + "…"
 }
 
 // foldKey maps a name to a key that is equal for names equal under Unicode
