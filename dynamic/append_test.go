@@ -521,14 +521,15 @@ func TestAppendErrors(t *testing.T) {
 func TestReadForeignTable(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
 		ddl := map[string]string{
-			"sqlite":   `CREATE TABLE foreign_t (a INT, b DOUBLE, c VARCHAR(10), d DATETIME, e BOOLEAN)`,
-			"postgres": `CREATE TABLE foreign_t (a INTEGER, b NUMERIC(10,2), c VARCHAR(10), d TIMESTAMP, e BOOLEAN)`,
-			"mysql":    `CREATE TABLE foreign_t (a INT, b DECIMAL(10,2), c VARCHAR(10), d DATETIME, e TINYINT(1))`,
+			"sqlite":   `CREATE TABLE foreign_t (a INT, b DOUBLE, c VARCHAR(10), d DATETIME, e BOOLEAN, f NUMERIC(8,2), g DECIMAL(8,2))`,
+			"postgres": `CREATE TABLE foreign_t (a INTEGER, b NUMERIC(10,2), c VARCHAR(10), d TIMESTAMP, e BOOLEAN, f NUMERIC(8,2), g DECIMAL(8,2))`,
+			"mysql":    `CREATE TABLE foreign_t (a INT, b DECIMAL(10,2), c VARCHAR(10), d DATETIME, e TINYINT(1), f NUMERIC(8,2), g DECIMAL(8,2))`,
 		}[db.Dialect()]
 		if _, err := db.Exec(ddl); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.Exec(`INSERT INTO foreign_t VALUES (1, 2.5, 'x', '2024-01-02 03:04:05', true)`); err != nil {
+		// SQLite stores 8.00 in a NUMERIC column as the integer 8.
+		if _, err := db.Exec(`INSERT INTO foreign_t VALUES (1, 2.5, 'x', '2024-01-02 03:04:05', true, 8.00, 9.99)`); err != nil {
 			t.Fatal(err)
 		}
 		got := mustRead(t, db, db.Dialect(), "foreign_t")
@@ -538,6 +539,8 @@ func TestReadForeignTable(t *testing.T) {
 			{Name: "c", Type: dynamic.Text, Values: []any{"x"}},
 			{Name: "d", Type: dynamic.Timestamp, Values: []any{time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)}},
 			{Name: "e", Type: dynamic.Boolean, Values: []any{true}},
+			{Name: "f", Type: dynamic.Float, Values: []any{8.0}},
+			{Name: "g", Type: dynamic.Float, Values: []any{9.99}},
 		}
 		if diff := cmp.Diff(want, got.Columns()); diff != "" {
 			t.Errorf("(-want +got):\n%s", diff)

@@ -76,7 +76,8 @@ func (sqliteDialect) columnsQuery() string {
 }
 
 // typeFromDB follows SQLite's affinity rules, with the names dynamic
-// declares (BOOLEAN, TIMESTAMP) first.
+// declares (BOOLEAN, TIMESTAMP) first. NUMERIC and DECIMAL columns, of
+// NUMERIC affinity, are Float, as they are on the servers.
 func (sqliteDialect) typeFromDB(dataType, _ string) Type {
 	t := strings.ToUpper(dataType)
 	switch {
@@ -86,7 +87,8 @@ func (sqliteDialect) typeFromDB(dataType, _ string) Type {
 		return Timestamp
 	case strings.Contains(t, "INT"):
 		return Integer
-	case strings.Contains(t, "REAL") || strings.Contains(t, "FLOA") || strings.Contains(t, "DOUB"):
+	case strings.Contains(t, "REAL") || strings.Contains(t, "FLOA") || strings.Contains(t, "DOUB"),
+		strings.Contains(t, "NUMERIC") || strings.Contains(t, "DECIMAL"):
 		return Float
 	}
 	return Text
