@@ -163,14 +163,19 @@ func TestValidate(t *testing.T) {
 	os.WriteFile(good, []byte("name: g\nsteps:\n  - sql: {query: SELECT 1}\n"), 0o644)
 	os.WriteFile(bad, []byte("name: b\nsteps:\n  - sqll: {query: SELECT 1}\n"), 0o644)
 	os.WriteFile(fix, []byte("users:\n  a: &x {username: a}\n"), 0o644)
-	code, out, errs := runArgs(t, "validate", good, bad, fix)
+	// A scenario whose steps key is misspelt is still a scenario, not a
+	// fixture file with a table "name".
+	typo := filepath.Join(dir, "typo.yaml")
+	os.WriteFile(typo, []byte("name: t\nstpes:\n  - sql: {query: SELECT 1}\n"), 0o644)
+	code, out, errs := runArgs(t, "validate", good, bad, fix, typo)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1", code)
 	}
 	if !strings.Contains(out, "ok  "+good) {
 		t.Errorf("the good file is not reported ok:\n%s", out)
 	}
-	for _, want := range []string{`bad.yaml:3:5: step 1 (sqll): unknown step "sqll"`, "fix.yml:2:6: YAML anchors and aliases are not allowed", "2 file(s) with errors"} {
+	for _, want := range []string{`bad.yaml:3:5: step 1 (sqll): unknown step "sqll"`, "fix.yml:2:6: YAML anchors and aliases are not allowed",
+		`typo.yaml:2:1: unknown key "stpes" (did you mean steps?)`, "3 file(s) with errors"} {
 		if !strings.Contains(errs, want) {
 			t.Errorf("errors lack %q:\n%s", want, errs)
 		}

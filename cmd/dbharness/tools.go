@@ -80,14 +80,20 @@ func validateCmd(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// isScenario tells scenario files (a top-level "steps") from fixtures.
+// isScenario tells scenario files from fixtures: a scenario has a
+// top-level "steps", or a "name" holding a single value, which no fixture
+// file has (a table maps labels to rows), so that a scenario whose "steps"
+// is misspelt is reported as a scenario.
 func isScenario(data []byte) bool {
 	var top map[string]yaml.Node
 	if yaml.Unmarshal(data, &top) != nil {
 		return false
 	}
-	_, ok := top["steps"]
-	return ok
+	if _, ok := top["steps"]; ok {
+		return true
+	}
+	name, ok := top["name"]
+	return ok && name.Kind == yaml.ScalarNode && name.ShortTag() != "!!null"
 }
 
 // drivers are the database/sql drivers of the backends, for a developer's
