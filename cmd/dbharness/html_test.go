@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/easyautoml/dbharness/dbtest"
 )
 
 // wellFormed reads page with a strict XML parser and counts its elements
@@ -113,5 +115,30 @@ steps:
 	}
 	if code, _, errs := runArgs(t, "run", "--migrations", filepath.Join(dir, "nope"), filepath.Join(dir, "parts.yaml")); code != 2 || !strings.Contains(errs, "--migrations") {
 		t.Errorf("a missing directory: exit %d: %s", code, errs)
+	}
+	// A directory without SQL files for the backend is named at once,
+	// with where the files were looked for.
+	for _, c := range []struct {
+		reason, dir, db, want string
+	}{
+		{"the parent of the migrations", dir, "sqlite", "no goose migrations (*.sql) for sqlite in " + dir},
+		{"a backend without a subdirectory", filepath.Join(dir, "migrations"), "postgres", "no goose migrations (*.sql) for postgres in " + filepath.Join(dir, "migrations")},
+	} {
+		code, _, errs := runArgs(t, "run", "--db", c.db, "--migrations", c.dir, filepath.Join(dir, "parts.yaml"))
+		if code != 2 || !strings.Contains(errs, c.want) {
+			t.Errorf("%s: exit %d, want 2 and %q: %s", c.reason, code, c.want, errs)
+		}
+	}
+	// A backend not checked at once (a server that --db all finds) is
+	// told the same when it is opened.
+	o, err := migrationsOption(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if db, err := dbtest.Connect(t.Context(), dbtest.SQLite, o); err == nil {
+		db.Release(t.Context())
+		t.Error("a directory without migrations opened a database")
+	} else if want := "no goose migrations (*.sql) for sqlite in " + dir; !strings.Contains(err.Error(), want) {
+		t.Errorf("Connect: %v, want %q", err, want)
 	}
 }

@@ -93,7 +93,13 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	var opts []dbtest.Option
 	if *migDir != "" {
-		o, err := migrationsOption(*migDir)
+		// With --db all, a server may be skipped: its migrations are
+		// looked for when it runs.
+		check := backends
+		if *dbFlag == "all" {
+			check = []dbtest.Backend{dbtest.SQLite}
+		}
+		o, err := migrationsOption(*migDir, check)
 		if err != nil {
 			fmt.Fprintln(stderr, "dbharness run:", err)
 			return 2
@@ -368,7 +374,10 @@ func pickShard(all []*harness.Scenario, spec string) ([]*harness.Scenario, error
 
 // migrationsOption migrates with the goose files of dir: those of its
 // subdirectory named after the dialect when there is one, else its own.
-func migrationsOption(dir string) (dbtest.Option, error) {
+// A backend that finds no SQL migrations there fails, naming where they
+// were looked for: at once for those of check (the backends that will
+// run), when it is opened for a server that --db all finds.
+func migrationsOption(dir string, check []dbtest.Backend) (dbtest.Option, error) {
 	fi, err := os.Stat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("--migrations: %w", err)
@@ -376,10 +385,30 @@ func migrationsOption(dir string) (dbtest.Option, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("--migrations %s: not a directory", dir)
 	}
-	return dbtest.WithDialectMigrations(func(dialect string) (fs.FS, error) {
+	dirFor := func(dialect string) (string, error) {
+		d := dir
 		if fi, err := os.Stat(filepath.Join(dir, dialect)); err == nil && fi.IsDir() {
-			return os.DirFS(filepath.Join(dir, dialect)), nil
+			d = filepath.Join(dir, dialect)
 		}
-		return os.DirFS(dir), nil
+		sql, err := filepath.Glob(filepath.Join(d, "*.sql"))
+		if err != nil {
+			return "", fmt.Errorf("--migrations %s: %w", dir, err)
+		}
+		if len(sql) == 0 {
+			return "", fmt.Errorf("--migrations %s: no goose migrations (*.sql) for %s in %s (each backend's are in DIR/%s/, or in DIR itself)", dir, dialect, d, dialect)
+		}
+		return d, nil
+	}
+	for _, b := range check {
+		if _, err := dirFor(string(b)); err != nil {
+			return nil, err
+		}
+	}
+	return dbtest.WithDialectMigrations(func(dialect string) (fs.FS, error) {
+		d, err := dirFor(dialect)
+		if err != nil {
+			return nil, err
+		}
+		return os.DirFS(d), nil
 	}), nil
 }
