@@ -15,9 +15,9 @@
 //
 //	dbharness run [--db sqlite|postgres|mysql|all] [--dsn DSN] [--shard i/n]
 //	              [--report junit.xml] [--json file|-] [--html report.html]
-//	              [-q] [--no-progress] [files or globs...]
+//	              [--migrations DIR] [-q] [--no-progress] [files or globs...]
 //	dbharness validate FILES...
-//	dbharness migrate up|down|status --dsn DSN [--db sqlite|postgres|mysql]
+//	dbharness migrate up|down|status --dsn DSN [--db sqlite|postgres|mysql] [--migrations DIR]
 //	dbharness fixtures load --dsn DSN [--db sqlite|postgres|mysql] FILES...
 //	dbharness repro lock [--db sqlite|postgres|mysql|all] [--pattern N] [--html FILE]
 //	dbharness backends
@@ -29,9 +29,11 @@
 // come from DBTEST_POSTGRES_DSN and DBTEST_MYSQL_DSN, as for go test, or
 // from --dsn; with --db all a server that is not available is skipped
 // unless DBTEST_REQUIRE names it. --shard i/n runs the i-th of n stable
-// shares of the scenarios, for a CI matrix. "migrate" and "fixtures load"
-// work on a developer's own database, named by --dsn. Passwords are never
-// printed.
+// shares of the scenarios, for a CI matrix. --migrations DIR runs them on
+// a schema of one's own: the goose files of DIR, or of DIR/sqlite,
+// DIR/postgres and DIR/mysql. "migrate" and "fixtures load" work on a
+// developer's own database, named by --dsn, "migrate" with the registry
+// schema or --migrations DIR. Passwords are never printed.
 //
 // # Output
 //
@@ -75,7 +77,7 @@ bugs on SQLite (embedded), PostgreSQL and MySQL.
 Usage:
   dbharness run [flags] [files or globs...]   run scenarios (default: all, on SQLite)
   dbharness validate FILES...                 check scenario and fixture files
-  dbharness migrate up|down|status --dsn DSN  migrate a database to the registry schema
+  dbharness migrate up|down|status --dsn DSN  migrate a database (the registry schema, or --migrations DIR)
   dbharness fixtures load --dsn DSN FILES...  load fixture files into a database
   dbharness repro lock [--db ...] [--pattern N]  reproduce and explain the lock-bug patterns
   dbharness backends                          list the backends available here

@@ -214,6 +214,36 @@ func TestMigrateAndFixturesOnAFile(t *testing.T) {
 	}
 }
 
+// TestMigrateOwnSchema: migrate --migrations applies the goose files of a
+// directory of one's own (its sqlite/ subdirectory here), and an unknown
+// action or a directory without migrations is refused before anything
+// is opened.
+func TestMigrateOwnSchema(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "migrations", "sqlite"), 0o755)
+	os.WriteFile(filepath.Join(dir, "migrations", "sqlite", "00001_parts.sql"), []byte(
+		"-- +goose Up\nCREATE TABLE parts (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\n-- +goose Down\nDROP TABLE parts;\n"), 0o644)
+	db := filepath.Join(dir, "dev.db")
+	mig := filepath.Join(dir, "migrations")
+	if code, out, errs := runArgs(t, "migrate", "up", "--migrations", mig, "--dsn", "file:"+db); code != 0 || !strings.Contains(out, "00001_parts.sql") {
+		t.Fatalf("migrate up: exit %d\n%s%s", code, out, errs)
+	}
+	os.WriteFile(filepath.Join(dir, "parts.yml"), []byte("parts:\n  bolt: {name: bolt}\n"), 0o644)
+	if code, out, errs := runArgs(t, "fixtures", "load", "--dsn", "file:"+db, filepath.Join(dir, "parts.yml")); code != 0 || !strings.Contains(out, "loaded 1 labelled rows") {
+		t.Fatalf("fixtures load into the schema: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, _ := runArgs(t, "migrate", "status", "--migrations", mig, "--dsn", "file:"+db); code != 0 || !strings.Contains(out, "applied") {
+		t.Errorf("migrate status: exit %d\n%s", code, out)
+	}
+	if code, _, errs := runArgs(t, "migrate", "up", "--migrations", dir, "--dsn", "file:"+db); code != 1 || !strings.Contains(errs, "no goose migrations (*.sql) for sqlite in "+dir) {
+		t.Errorf("a directory without migrations: exit %d: %s", code, errs)
+	}
+	nowhere := filepath.Join(dir, "nowhere", "x.db")
+	if code, _, errs := runArgs(t, "migrate", "upp", "--dsn", "file:"+nowhere); code != 2 || !strings.Contains(errs, `unknown action "upp"`) {
+		t.Errorf("an unknown action: exit %d: %s", code, errs)
+	}
+}
+
 func TestDSNPasswordHidden(t *testing.T) {
 	code, _, errs := runArgs(t, "migrate", "status", "--dsn", "postgres://app:hunter2@127.0.0.1:1/x?sslmode=disable&connect_timeout=2")
 	if code == 0 {

@@ -372,43 +372,60 @@ func pickShard(all []*harness.Scenario, spec string) ([]*harness.Scenario, error
 	return out, nil
 }
 
-// migrationsOption migrates with the goose files of dir: those of its
-// subdirectory named after the dialect when there is one, else its own.
-// A backend that finds no SQL migrations there fails, naming where they
-// were looked for: at once for those of check (the backends that will
-// run), when it is opened for a server that --db all finds.
+// migrationsOption migrates with the goose files of dir (see
+// migrationsDir). A backend that finds no SQL migrations there fails,
+// naming where they were looked for: at once for those of check (the
+// backends that will run), when it is opened for a server that --db all
+// finds.
 func migrationsOption(dir string, check []dbtest.Backend) (dbtest.Option, error) {
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return nil, fmt.Errorf("--migrations: %w", err)
-	}
-	if !fi.IsDir() {
-		return nil, fmt.Errorf("--migrations %s: not a directory", dir)
-	}
-	dirFor := func(dialect string) (string, error) {
-		d := dir
-		if fi, err := os.Stat(filepath.Join(dir, dialect)); err == nil && fi.IsDir() {
-			d = filepath.Join(dir, dialect)
-		}
-		sql, err := filepath.Glob(filepath.Join(d, "*.sql"))
-		if err != nil {
-			return "", fmt.Errorf("--migrations %s: %w", dir, err)
-		}
-		if len(sql) == 0 {
-			return "", fmt.Errorf("--migrations %s: no goose migrations (*.sql) for %s in %s (each backend's are in DIR/%s/, or in DIR itself)", dir, dialect, d, dialect)
-		}
-		return d, nil
-	}
 	for _, b := range check {
-		if _, err := dirFor(string(b)); err != nil {
+		if _, err := migrationsDir(dir, b); err != nil {
+			return nil, err
+		}
+	}
+	if len(check) == 0 {
+		if err := checkDir(dir); err != nil {
 			return nil, err
 		}
 	}
 	return dbtest.WithDialectMigrations(func(dialect string) (fs.FS, error) {
-		d, err := dirFor(dialect)
+		d, err := migrationsDir(dir, dbtest.Backend(dialect))
 		if err != nil {
 			return nil, err
 		}
 		return os.DirFS(d), nil
 	}), nil
+}
+
+// migrationsDir is where backend b's goose migrations are under dir, the
+// value of --migrations: its subdirectory named after the backend when
+// there is one, else dir itself. It must hold SQL migrations.
+func migrationsDir(dir string, b dbtest.Backend) (string, error) {
+	if err := checkDir(dir); err != nil {
+		return "", err
+	}
+	d := dir
+	if fi, err := os.Stat(filepath.Join(dir, string(b))); err == nil && fi.IsDir() {
+		d = filepath.Join(dir, string(b))
+	}
+	sql, err := filepath.Glob(filepath.Join(d, "*.sql"))
+	if err != nil {
+		return "", fmt.Errorf("--migrations %s: %w", dir, err)
+	}
+	if len(sql) == 0 {
+		return "", fmt.Errorf("--migrations %s: no goose migrations (*.sql) for %s in %s (each backend's are in DIR/%s/, or in DIR itself)", dir, b, d, b)
+	}
+	return d, nil
+}
+
+// checkDir checks that dir, the value of --migrations, is a directory.
+func checkDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("--migrations: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("--migrations %s: not a directory", dir)
+	}
+	return nil
 }

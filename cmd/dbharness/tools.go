@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/pressly/goose/v3"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/easyautoml/dbharness/dbtest"
@@ -181,18 +182,21 @@ func passwordOf(dsn string) string {
 	return ""
 }
 
-const migrateHelp = `usage: dbharness migrate up|down|status --dsn DSN [--db sqlite|postgres|mysql]
+const migrateHelp = `usage: dbharness migrate up|down|status --dsn DSN [--db sqlite|postgres|mysql] [--migrations DIR]
 
-Migrates a database to the registry schema (goose migrations), rolls back
-the last migration, or lists the migrations and their state. The backend
-comes from the DSN's form (a postgres:// URL or host=... pairs, MySQL's
-user@tcp(host:port)/db, a SQLite file: name or *.db file) or from --db.
-Passwords in the DSN are never printed.
+Migrates a database to the registry schema, or with --migrations to the
+goose migrations of DIR (or of DIR/sqlite, DIR/postgres and DIR/mysql), as
+"run --migrations" does; rolls back the last migration; or lists the
+migrations and their state. The backend comes from the DSN's form (a
+postgres:// URL or host=... pairs, MySQL's user@tcp(host:port)/db, a SQLite
+file: name or *.db file) or from --db. Passwords in the DSN are never
+printed.
 
 Examples:
   dbharness migrate up --dsn 'postgres://postgres@127.0.0.1:5432/dev?sslmode=disable'
   dbharness migrate status --dsn 'root@tcp(127.0.0.1:3306)/dev'
   dbharness migrate down --dsn file:dev.db
+  dbharness migrate up --migrations ./migrations --dsn file:dev.db
 `
 
 func migrateCmd(args []string, stdout, stderr io.Writer) int {
@@ -200,6 +204,7 @@ func migrateCmd(args []string, stdout, stderr io.Writer) int {
 	fl.SetOutput(stderr)
 	dsn := fl.String("dsn", "", "the database (required)")
 	dbFlag := fl.String("db", "", "its backend: sqlite, postgres or mysql (default: from the DSN's form)")
+	migDir := fl.String("migrations", "", "the goose migrations of this directory, or of its sqlite/, postgres/ and mysql/ subdirectories, instead of the registry schema")
 	fl.Usage = func() { fmt.Fprint(stderr, migrateHelp); fl.PrintDefaults() }
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
@@ -220,13 +225,30 @@ func migrateCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "dbharness migrate: --dsn is required")
 		return 2
 	}
+	switch action {
+	case "up", "down", "status":
+	default:
+		fmt.Fprintf(stderr, "dbharness migrate: unknown action %q (want up, down or status)\n", action)
+		return 2
+	}
 	db, b, err := openDSN(*dsn, *dbFlag)
 	if err != nil {
 		fmt.Fprintln(stderr, "dbharness migrate:", err)
 		return 1
 	}
 	defer db.Close()
-	p, err := migrations.NewProvider(string(b), db)
+	var p *goose.Provider
+	if *migDir != "" {
+		var dir string
+		var gd goose.Dialect
+		if dir, err = migrationsDir(*migDir, b); err == nil {
+			if gd, err = migrations.GooseDialect(string(b)); err == nil {
+				p, err = goose.NewProvider(gd, db, os.DirFS(dir))
+			}
+		}
+	} else {
+		p, err = migrations.NewProvider(string(b), db)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "dbharness migrate:", err)
 		return 1
@@ -264,9 +286,6 @@ func migrateCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(tw, "%d\t%s\t%s\n", s.Source.Version, s.State, s.Source.Path)
 		}
 		tw.Flush()
-	default:
-		fmt.Fprintf(stderr, "dbharness migrate: unknown action %q (want up, down or status)\n", action)
-		return 2
 	}
 	return 0
 }
