@@ -305,6 +305,16 @@ func TestRunAllWithoutServers(t *testing.T) {
 	if code, out := child("run -q --db postgres", ""); code != 1 || !strings.Contains(out, fmt.Sprintf("0 passed, %d failed", n)) {
 		t.Errorf("--db postgres without a server: exit %d, want 1\n%s", code, out)
 	}
+	// repro lock finds servers the same way: a missing one is skipped,
+	// not a pattern that did not behave as documented.
+	code, out = child("repro lock --db all --pattern 2", "")
+	if code != 0 || !strings.Contains(out, "── postgres skipped: ") || !strings.Contains(out, "── mysql skipped: ") || strings.Contains(out, "NOT AS DOCUMENTED") {
+		t.Errorf("repro lock --db all without servers: exit %d, want 0\n%s", code, out)
+	}
+	code, out = child("repro lock --db all --pattern 2", "mysql")
+	if code != 1 || !strings.Contains(out, "── mysql unavailable: ") || !strings.Contains(out, "not run: mysql unavailable") || strings.Contains(out, "NOT AS DOCUMENTED") {
+		t.Errorf("repro lock --db all with mysql required: exit %d, want 1\n%s", code, out)
+	}
 }
 
 // TestRunPrintsLockReports: a step that fails on a lock, as expected, is

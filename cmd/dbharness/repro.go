@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
+	"github.com/easyautoml/dbharness/dbtest"
 	"github.com/easyautoml/dbharness/harness"
 )
 
@@ -14,8 +16,10 @@ const reproHelp = `usage: dbharness repro lock [--db sqlite|postgres|mysql|all] 
 Reproduces the known lock-bug patterns and explains each one: what was
 expected, what happened, the lock report with its timeline, and the fix.
 --html writes the same as a self-contained HTML page, with each lock
-report drawn as a timeline. Exits 1 when a pattern did not behave as
-documented.
+report drawn as a timeline. Servers are found as for run: with --db all,
+one that is not available is skipped unless DBTEST_REQUIRE names it; one
+named by --db must be available. Exits 1 when a pattern did not behave as
+documented or a server was missing.
 
 Patterns:
   1  a write through a separate connection after the test wrote (the platform's bug)
@@ -67,7 +71,18 @@ func reproCmd(args []string, stdout, stderr io.Writer) int {
 	ctx := context.Background()
 	failed := 0
 	var all []harness.PatternResult
+	var missing []string
 	for _, b := range backends {
+		// As for run: with --db all, a server that is not found is
+		// skipped unless DBTEST_REQUIRE names it.
+		if skip, err := unavailable(ctx, b, *dbFlag == "all"); skip {
+			fmt.Fprintf(stdout, "── %s skipped: %v (%s=%s makes this a failure)\n", b, err, dbtest.EnvRequire, b)
+			continue
+		} else if err != nil {
+			fmt.Fprintf(stdout, "── %s unavailable: %v\n", b, err)
+			missing = append(missing, string(b))
+			continue
+		}
 		res := harness.ReproLock(ctx, b, patterns)
 		harness.WriteRepro(stdout, res)
 		all = append(all, res...)
@@ -81,6 +96,9 @@ func reproCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "%-8d %-9s %-18s %s\n", r.Pattern.N, r.Backend, status, harness.FormatDuration(r.Elapsed))
 	}
+	for _, b := range missing {
+		fmt.Fprintf(stdout, "%-8s %-9s %s\n", "-", b, "unavailable")
+	}
 	if *htmlOut != "" {
 		err := writeFile(*htmlOut, func(w io.Writer) error {
 			return harness.WriteHTML(w, harness.HTMLReport{Title: "dbharness repro lock", Repro: all})
@@ -92,6 +110,11 @@ func reproCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	if failed > 0 {
 		fmt.Fprintf(stdout, "\n%d pattern run(s) did not behave as documented\n", failed)
+	}
+	if len(missing) > 0 {
+		fmt.Fprintf(stdout, "\nnot run: %s unavailable\n", strings.Join(missing, " and "))
+	}
+	if failed > 0 || len(missing) > 0 {
 		return 1
 	}
 	return 0

@@ -127,21 +127,16 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	var results []harness.Result
 	var times []backendTime
 	for _, b := range backends {
-		if b != dbtest.SQLite {
-			if _, err := dbtest.Describe(ctx, b); err != nil {
-				// As under go test: an unavailable server is skipped,
-				// unless it was asked for by name or is required.
-				if *dbFlag == "all" && !required(b) {
-					prog.note("── %s skipped: %v (%s=%s makes this a failure)\n", b, err, dbtest.EnvRequire, b)
-					times = append(times, backendTime{b: b, skipped: err.Error()})
-					continue
-				}
-				prog.note("── %s unavailable: %v\n", b, err)
-				for _, sc := range all {
-					results = append(results, harness.Result{Scenario: sc.Name, File: sc.File, Backend: b, Error: err.Error()})
-				}
-				continue
+		if skip, err := unavailable(ctx, b, *dbFlag == "all"); skip {
+			prog.note("── %s skipped: %v (%s=%s makes this a failure)\n", b, err, dbtest.EnvRequire, b)
+			times = append(times, backendTime{b: b, skipped: err.Error()})
+			continue
+		} else if err != nil {
+			prog.note("── %s unavailable: %v\n", b, err)
+			for _, sc := range all {
+				results = append(results, harness.Result{Scenario: sc.Name, File: sc.File, Backend: b, Error: err.Error()})
 			}
+			continue
 		}
 		start := time.Now()
 		for _, sc := range all {
@@ -247,6 +242,21 @@ func writeBackendTimes(w io.Writer, results []harness.Result, times []backendTim
 		}
 		fmt.Fprintf(w, "%-9s %d/%d passed in %s\n", t.b, ok, n, harness.FormatDuration(t.wall))
 	}
+}
+
+// unavailable tells why backend b cannot run (err), and whether it is to
+// be skipped rather than fail: as under go test, a server that dbtest
+// does not find is skipped when --db all found it (all), unless
+// DBTEST_REQUIRE names it; one asked for by name fails. SQLite is always
+// available.
+func unavailable(ctx context.Context, b dbtest.Backend, all bool) (skip bool, err error) {
+	if b == dbtest.SQLite {
+		return false, nil
+	}
+	if _, err := dbtest.Describe(ctx, b); err != nil {
+		return all && !required(b), err
+	}
+	return false, nil
 }
 
 // required reports whether DBTEST_REQUIRE names backend b, as dbtest reads it.
