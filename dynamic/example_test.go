@@ -97,5 +97,5 @@ func ExampleAppend_transaction() {
 	// Output:
 	// 2 <nil>
 	// inside: 2
-	// after rollback: dynamic: counting labels: dynamic: no such table
+	// after rollback: dynamic: no such table: labels
 }

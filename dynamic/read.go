@@ -10,7 +10,8 @@ import (
 )
 
 // ErrNoTable is matched by errors.Is when Read or Count is asked for a
-// table that does not exist.
+// table that does not exist; the error names the table ("dynamic: no such
+// table: labels").
 var ErrNoTable = errors.New("dynamic: no such table")
 
 // Read returns the rows of table as a frame. Columns come in the table's
@@ -34,7 +35,7 @@ func Read(ctx context.Context, q Querier, dialectName, table string) (*Frame, er
 		return nil, fmt.Errorf("dynamic: reading %s: %w", table, err)
 	}
 	if len(all) == 0 {
-		return nil, fmt.Errorf("dynamic: reading %s: %w", table, ErrNoTable)
+		return nil, fmt.Errorf("%w: %s", ErrNoTable, table)
 	}
 	var cols []dbColumn
 	var sel []string
@@ -101,7 +102,7 @@ func Count(ctx context.Context, q Querier, dialectName, table string) (int64, er
 		return 0, fmt.Errorf("dynamic: counting %s: %w", table, err)
 	}
 	if len(cols) == 0 {
-		return 0, fmt.Errorf("dynamic: counting %s: %w", table, ErrNoTable)
+		return 0, fmt.Errorf("%w: %s", ErrNoTable, table)
 	}
 	var n int64
 	if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+qt).Scan(&n); err != nil {
