@@ -182,6 +182,25 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// TestValidateLikeRun: validate reads a scenario as run does, rooted at
+// the working directory, so that a fixture file beside the scenario's
+// directory (../fixtures/set.yml) is found by both.
+func TestValidateLikeRun(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "testdata", "scenarios"), 0o755)
+	os.MkdirAll(filepath.Join(dir, "testdata", "fixtures"), 0o755)
+	os.WriteFile(filepath.Join(dir, "testdata", "fixtures", "teams.yml"), []byte("teams:\n  qa: {name: qa}\n"), 0o644)
+	sc := filepath.Join("testdata", "scenarios", "teams.yaml")
+	os.WriteFile(filepath.Join(dir, sc), []byte("name: teams\nfixtures: [../fixtures/teams.yml]\nsteps:\n  - expect_count: {table: teams, rows: 1}\n"), 0o644)
+	t.Chdir(dir)
+	if code, out, errs := runArgs(t, "validate", sc); code != 0 {
+		t.Errorf("validate: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := runArgs(t, "run", "-q", sc); code != 0 {
+		t.Errorf("run: exit %d\n%s%s", code, out, errs)
+	}
+}
+
 func TestUsageAndVersion(t *testing.T) {
 	if code, _, errs := runArgs(t, "frobnicate"); code != 2 || !strings.Contains(errs, "unknown command") {
 		t.Errorf("unknown command: exit %d: %s", code, errs)

@@ -342,17 +342,7 @@ func loadScenarios(args []string) ([]*harness.Scenario, error) {
 				continue
 			}
 			seen[abs] = true
-			// Rooted at the working directory when the file is below it,
-			// so that the files a scenario names may be in a directory
-			// beside its own (fixtures: [../fixtures/set.yml]); else at
-			// the scenario's directory.
-			root, name := filepath.Dir(abs), filepath.Base(abs)
-			if cwd, err := os.Getwd(); err == nil {
-				if rel, err := filepath.Rel(cwd, abs); err == nil && filepath.IsLocal(rel) {
-					root, name = cwd, filepath.ToSlash(rel)
-				}
-			}
-			sc, err := harness.ParseFile(os.DirFS(root), name)
+			sc, err := parseScenarioFile(abs)
 			if err != nil {
 				return nil, err
 			}
@@ -360,6 +350,24 @@ func loadScenarios(args []string) ([]*harness.Scenario, error) {
 		}
 	}
 	return out, nil
+}
+
+// parseScenarioFile parses the scenario file at path, rooted at the
+// working directory when the file is below it, so that the files it names
+// may be in a directory beside its own (fixtures: [../fixtures/set.yml]);
+// else at the file's directory. run and validate read it alike.
+func parseScenarioFile(path string) (*harness.Scenario, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	root, name := filepath.Dir(abs), filepath.Base(abs)
+	if cwd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(cwd, abs); err == nil && filepath.IsLocal(rel) {
+			root, name = cwd, filepath.ToSlash(rel)
+		}
+	}
+	return harness.ParseFile(os.DirFS(root), name)
 }
 
 // pickShard keeps the scenarios of shard "i/n": those whose name hashes to

@@ -21,7 +21,6 @@ import (
 
 	"github.com/easyautoml/dbharness/dbtest"
 	"github.com/easyautoml/dbharness/fixtures"
-	"github.com/easyautoml/dbharness/harness"
 	"github.com/easyautoml/dbharness/migrations"
 )
 
@@ -61,7 +60,7 @@ func validateCmd(args []string, stdout, stderr io.Writer) int {
 			data, err := os.ReadFile(m)
 			if err == nil {
 				if isScenario(data) {
-					_, err = harness.ParseFile(os.DirFS(filepath.Dir(m)), filepath.Base(m))
+					_, err = parseScenarioFile(m)
 				} else {
 					_, err = fixtures.Parse(m, data)
 				}
