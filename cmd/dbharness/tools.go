@@ -96,6 +96,14 @@ func isScenario(data []byte) bool {
 	return ok && name.Kind == yaml.ScalarNode && name.ShortTag() != "!!null"
 }
 
+// plural says n things: "1 row", "2 rows".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
+}
+
 // drivers are the database/sql drivers of the backends, for a developer's
 // own database.
 var drivers = map[dbtest.Backend]string{dbtest.SQLite: "sqlite3", dbtest.Postgres: "pgx", dbtest.MySQL: "mysql"}
@@ -358,7 +366,7 @@ func fixturesCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer tx.Rollback()
-	ids, err := set.Load(ctx, tx, string(b))
+	_, err = set.Load(ctx, tx, string(b))
 	if err == nil {
 		err = tx.Commit()
 	}
@@ -366,10 +374,14 @@ func fixturesCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, redact(err.Error(), *dsn))
 		return 1
 	}
+	total := 0
 	for _, t := range set.Tables() {
-		fmt.Fprintf(stdout, "%-24s %d rows\n", t, set.Len(t))
+		fmt.Fprintf(stdout, "%-24s %s\n", t, plural(set.Len(t), "row"))
+		total += set.Len(t)
 	}
-	fmt.Fprintf(stdout, "loaded %d labelled rows\n", len(ids))
+	// The rows of the set, not Load's ids, which rows of tables without
+	// a single integer key (team_members) do not have.
+	fmt.Fprintf(stdout, "loaded %s into %s\n", plural(total, "row"), plural(len(set.Tables()), "table"))
 	return 0
 }
 
