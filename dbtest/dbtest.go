@@ -145,7 +145,7 @@ func connect(ctx context.Context, b Backend, cfg *config) (*DB, error) {
 		return nil, err
 	}
 	sl, eng := db.slot, prov.engine()
-	db.sess = &session{eng: eng, conn: sl.conn, tx: sl.tx, kept: sl.stmts, logf: cfg.logf, passTxControl: cfg.passTxControl}
+	db.sess = &session{eng: eng, conn: sl.conn, tx: sl.tx, kept: sl.stmts, logf: cfg.logf, passTxControl: cfg.passTxControl, stmtSP: cfg.stmtSP}
 	db.test = cfg.testName
 	if db.test == "" {
 		db.test = "handle " + db.id
