@@ -165,6 +165,7 @@ func connect(ctx context.Context, b Backend, cfg *config) (*DB, error) {
 		serverConns.Store(key, sc)
 		testTxConns.Store(sl.name, sc)
 		db.sess.hook = pr.watchHook(sc)
+		pr.noteTuning(cfg.logf)
 	}
 	sessions.Store(db.id, db.sess)
 	db.DB = sql.OpenDB(txConnector{id: db.id, s: db.sess})
