@@ -16,7 +16,9 @@ import (
 
 // PostgreSQL's part in implicit savepoints (stmtsavepoint.go): a failed
 // statement aborts the transaction, and an ExecContext runs in one
-// pipeline with the statements that set up its savepoint.
+// pipeline with the statements that set up its savepoint, and with those
+// that set the next statement's: a query after it needs no round trip of
+// its own for its savepoint.
 //
 // The pipeline is pgconn's, on the connection under pgx's stdlib driver:
 // the extended protocol runs its messages one at a time, so the savepoint
@@ -52,36 +54,39 @@ func (postgresDialect) abortedError(err error) bool {
 // pgx keeping a cache; the slot's cache holds those of execAfter.
 func (postgresDialect) cacheStmt(int) bool { return false }
 
-func (postgresDialect) execAfter(ctx context.Context, c driver.Conn, kept *stmtCache, prefix []string, query string,
-	args []driver.NamedValue) (driver.Result, error, error, bool) {
+func (postgresDialect) execAfter(ctx context.Context, c driver.Conn, kept *stmtCache, prefix, post []string, query string,
+	args []driver.NamedValue) (r pipeResult) {
 	pc, ok := c.(*stdlib.Conn)
 	if !ok {
-		return nil, nil, nil, false
+		return r
 	}
 	values := make([]any, len(args))
 	for i, a := range args {
 		switch a.Value.(type) {
 		case pgx.QueryRewriter, pgx.QueryExecMode, pgx.QueryResultFormats, pgx.QueryResultFormatsByOID:
-			return nil, nil, nil, false // pgx's own options (pgx.NamedArgs, say): pgx applies them
+			return r // pgx's own options (pgx.NamedArgs, say): pgx applies them
 		}
 		values[i] = a.Value
 	}
+	r.handled = true
 	pg := pc.Conn().PgConn()
 	if len(args) == 0 {
 		pl := startPipeline(ctx, pg, prefix)
 		pl.SendQueryParams(query, nil, nil, nil, nil)
-		tag, _, err, perr := finishPipeline(pl, len(prefix))
-		if perr != nil || !syntaxError(err) {
-			return driver.RowsAffected(tag.RowsAffected()), err, perr, true
+		tag, _, err, spErr := finishPipeline(pl, prefix, post)
+		if spErr != nil || !syntaxError(err) {
+			r.res, r.err, r.spErr, r.fresh = driver.RowsAffected(tag.RowsAffected()), err, spErr, err == nil && len(post) > 0
+			return r
 		}
 		// Several statements in one string, or a syntax error: the
 		// simple protocol takes the first, and says the same of the
 		// second.
 		if _, rerr := execConn(ctx, c, "ROLLBACK TO SAVEPOINT "+implicitSavepoint, nil); rerr != nil {
-			return nil, err, nil, true
+			r.err = err
+			return r
 		}
-		res, err := execConn(ctx, c, query, nil)
-		return res, err, nil, true
+		r.res, r.err = execConn(ctx, c, query, nil)
+		return r
 	}
 	st, _ := kept.lookup(query).(*pgStmt)
 	if st == nil {
@@ -90,9 +95,10 @@ func (postgresDialect) execAfter(ctx context.Context, c driver.Conn, kept *stmtC
 		pl := startPipeline(ctx, pg, prefix)
 		name := pgStmtName(query)
 		pl.SendPrepare(name, query, nil)
-		_, sd, err, perr := finishPipeline(pl, len(prefix))
-		if perr != nil || err != nil {
-			return nil, err, perr, true
+		_, sd, err, spErr := finishPipeline(pl, prefix, nil)
+		if spErr != nil || err != nil {
+			r.err, r.spErr = err, spErr
+			return r
 		}
 		st = &pgStmt{pg: pg, sd: sd}
 		sd.Name, sd.SQL = name, query
@@ -103,22 +109,25 @@ func (postgresDialect) execAfter(ctx context.Context, c driver.Conn, kept *stmtC
 	if err := eqb.Build(pc.Conn().TypeMap(), st.sd, values); err != nil {
 		// Refused before it reached the server, as pgx would.
 		if len(prefix) > 0 {
-			if _, perr := execConn(ctx, c, strings.Join(prefix, "; "), nil); perr != nil {
-				return nil, nil, perr, true
+			if _, spErr := execConn(ctx, c, strings.Join(prefix, "; "), nil); spErr != nil {
+				r.spErr = spErr
+				return r
 			}
 		}
-		return nil, err, nil, true
+		r.err = err
+		return r
 	}
 	pl := startPipeline(ctx, pg, prefix)
 	pl.SendQueryStatement(st.sd, eqb.ParamValues, eqb.ParamFormats, eqb.ResultFormats)
-	tag, _, err, perr := finishPipeline(pl, len(prefix))
+	tag, _, err, spErr := finishPipeline(pl, prefix, post)
 	if err != nil {
 		// As pgx does with its own cache: a statement that failed is
 		// prepared again next time, in case the tables it reads changed
 		// under it.
 		kept.drop(query)
 	}
-	return driver.RowsAffected(tag.RowsAffected()), err, perr, true
+	r.res, r.err, r.spErr, r.fresh = driver.RowsAffected(tag.RowsAffected()), err, spErr, err == nil && len(post) > 0
+	return r
 }
 
 // forget deallocates every statement kept on c, in one round trip.
@@ -147,39 +156,50 @@ func startPipeline(ctx context.Context, pg *pgconn.PgConn, prefix []string) *pgc
 	return pl
 }
 
-// finishPipeline sends the pipeline, reads the results of its nPrefix
-// first requests, then those of its last: a command tag or a statement
-// description, or err. prefixErr is the failure of the prefix, after
-// which the server skipped the last request.
-func finishPipeline(pl *pgconn.Pipeline, nPrefix int) (tag pgconn.CommandTag, sd *pgconn.StatementDescription, err, prefixErr error) {
+// finishPipeline sends the statements of post after the pipeline's last
+// request, then reads the results: those of prefix, of the last request (a
+// command tag or a statement description, or err), and of post. spErr is
+// the failure of a statement of prefix or post: after one of prefix, the
+// server skipped the rest.
+func finishPipeline(pl *pgconn.Pipeline, prefix, post []string) (tag pgconn.CommandTag, sd *pgconn.StatementDescription, err, spErr error) {
+	for _, q := range post {
+		pl.SendQueryParams(q, nil, nil, nil, nil)
+	}
 	if err := pl.Sync(); err != nil {
 		pl.Close()
 		return tag, nil, nil, err
 	}
-	read := func() (any, error) {
+	read := func() (any, pgconn.CommandTag, error) {
 		res, err := pl.GetResults()
+		var tag pgconn.CommandTag
 		if rr, ok := res.(*pgconn.ResultReader); ok && err == nil {
 			tag, err = rr.Close()
 		}
-		return res, err
+		return res, tag, err
 	}
-	for range nPrefix {
-		if _, prefixErr = read(); prefixErr != nil {
+	for range prefix {
+		if _, _, spErr = read(); spErr != nil {
 			break
 		}
 	}
-	if prefixErr == nil {
+	if spErr == nil {
 		var res any
-		tag = pgconn.CommandTag{}
-		res, err = read()
+		res, tag, err = read()
 		sd, _ = res.(*pgconn.StatementDescription)
+	}
+	if spErr == nil && err == nil {
+		for range post {
+			if _, _, spErr = read(); spErr != nil {
+				break
+			}
+		}
 	}
 	cerr := pl.Close()
 	var pe *pgconn.PgError
-	if cerr != nil && !errors.As(cerr, &pe) && err == nil && prefixErr == nil {
+	if cerr != nil && !errors.As(cerr, &pe) && err == nil && spErr == nil {
 		err = cerr // the connection failed after the results
 	}
-	return tag, sd, err, prefixErr
+	return tag, sd, err, spErr
 }
 
 // syntaxError reports SQLSTATE 42601, which PostgreSQL also gives a string

@@ -224,12 +224,12 @@ func (s *session) exec(ctx context.Context, query string, args []driver.NamedVal
 	var res driver.Result
 	handled := false
 	if g.wrapped && canPipe && s.kept != nil {
-		var perr error
-		res, err, perr, handled = pipe.execAfter(sctx, s.conn, s.kept, g.prefix, query, args)
-		if perr != nil {
+		r := pipe.execAfter(sctx, s.conn, s.kept, g.prefix, spNext, query, args)
+		if r.spErr != nil {
 			done(nil)
-			return nil, s.spFailedLocked(perr)
+			return nil, s.spFailedLocked(r.spErr)
 		}
+		res, err, handled, g.freshAfter = r.res, r.err, r.handled, r.fresh
 		if !handled && len(g.prefix) > 0 {
 			if perr := s.execRawLocked(ctx, strings.Join(g.prefix, "; ")); perr != nil {
 				done(nil)

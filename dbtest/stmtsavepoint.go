@@ -19,8 +19,9 @@ import (
 // The savepoint is released lazily: the statements that set it up for the
 // next statement ("RELEASE SAVEPOINT s; SAVEPOINT s") travel in one round
 // trip, and on PostgreSQL through pgx an ExecContext carries them in the
-// same pipeline as the statement itself, so that it costs no round trip at
-// all (see execAfter in postgres_pipeline.go).
+// same pipeline as the statement itself, before it and after it, so that
+// it costs no round trip, and neither does the statement after it (see
+// execAfter in postgres_pipeline.go).
 
 // implicitSavepoint is the name of the implicit savepoint.
 const implicitSavepoint = "dbtest_stmt"
@@ -36,23 +37,38 @@ type abortingEngine interface {
 	abortedError(err error) bool
 }
 
-// A savepointPipeliner runs an Exec after the statements that set up its
-// implicit savepoint, in one round trip.
+// A savepointPipeliner runs an Exec in one round trip with the statements
+// that set up its implicit savepoint and the next statement's.
 type savepointPipeliner interface {
-	// execAfter runs prefix, then query with args. handled is false, and
-	// nothing was sent, when query must take the ordinary path. prefixErr
-	// is the prefix's own failure: query did not run.
-	execAfter(ctx context.Context, c driver.Conn, kept *stmtCache, prefix []string, query string,
-		args []driver.NamedValue) (res driver.Result, err, prefixErr error, handled bool)
+	// execAfter runs prefix, then query with args, then post.
+	execAfter(ctx context.Context, c driver.Conn, kept *stmtCache, prefix, post []string, query string,
+		args []driver.NamedValue) pipeResult
 	// forget drops the statements that execAfter kept, after a test
 	// whose DDL may have changed the tables they were prepared for.
 	forget(ctx context.Context, c driver.Conn, kept *stmtCache)
 }
 
+// pipeResult is what execAfter did.
+type pipeResult struct {
+	res driver.Result
+	err error // the statement's
+	// spErr is the failure of a statement of prefix or post: what the
+	// implicit savepoint stands for is no longer known.
+	spErr   error
+	handled bool // false: nothing was sent, the statement takes the ordinary path
+	fresh   bool // post ran: a new savepoint is set after the statement
+}
+
+// spNext sets the next statement's implicit savepoint after one that
+// worked, in its pipeline.
+var spNext = []string{"RELEASE SAVEPOINT " + implicitSavepoint, "SAVEPOINT " + implicitSavepoint}
+
 // guard is what a statement needs for its implicit savepoint.
 type guard struct {
 	wrapped bool     // the statement runs under the implicit savepoint
 	prefix  []string // what its pipeline must run before it
+	// freshAfter: its pipeline set the next statement's savepoint.
+	freshAfter bool
 }
 
 // guardLocked sets up the implicit savepoint of the next statement, query:
@@ -146,7 +162,7 @@ func (s *session) stmtDoneLocked(ctx context.Context, g guard, query string, err
 		return err
 	}
 	if g.wrapped {
-		s.spFresh = false
+		s.spFresh = g.freshAfter && err == nil
 	}
 	if !ab.txFailed(s.conn) {
 		s.abortedBy = nil

@@ -11,8 +11,9 @@ import (
 // BenchmarkStatementSavepoints measures what WithStatementSavepoints costs
 // per statement: the same statements in one test's transaction, plain and
 // with a savepoint of their own. On PostgreSQL an ExecContext carries its
-// savepoint in the statement's own round trip; a query and a prepared
-// statement pay one more. SQLite and MySQL are unchanged by the option.
+// savepoint, and the next statement's, in its own round trip; a query or a
+// prepared statement after anything but an ExecContext pays one more.
+// SQLite and MySQL are unchanged by the option.
 // Compare with benchstat; tests never assert on it.
 func BenchmarkStatementSavepoints(b *testing.B) {
 	stmts := []struct {
@@ -30,6 +31,15 @@ func BenchmarkStatementSavepoints(b *testing.B) {
 		{"select", func(ctx context.Context, db *dbtest.DB, i int) error {
 			var name string
 			return db.QueryRowContext(ctx, "SELECT name FROM items WHERE id = "+ph(db, 1), 1).Scan(&name)
+		}},
+		// A write and a read of it, as tests do: the read's savepoint
+		// comes with the write.
+		{"insert-select", func(ctx context.Context, db *dbtest.DB, i int) error {
+			if _, err := db.ExecContext(ctx, insert(db), i, fmt.Sprint("item ", i)); err != nil {
+				return err
+			}
+			var name string
+			return db.QueryRowContext(ctx, "SELECT name FROM items WHERE id = "+ph(db, 1), i).Scan(&name)
 		}},
 	}
 	for _, backend := range dbtest.Backends() {

@@ -92,8 +92,16 @@ func TestFailedStatementWithSavepoints(t *testing.T) {
 		if _, err := db.ExecContext(ctx, "UPDATE no_such_table SET qty = "+ph(db, 1), 1); err == nil {
 			t.Fatal("an update of a missing table worked")
 		}
+		// A failure right after a statement that worked undoes only
+		// itself.
 		mustExec(t, db, insert(db), 2, "nut")
+		if _, err := db.QueryContext(ctx, "SELECT id FROM no_such_table"); err == nil {
+			t.Fatal("a read of a missing table worked")
+		}
 		mustExec(t, db, "UPDATE items SET qty = qty + 5 WHERE id = 1")
+		if _, err := db.ExecContext(ctx, "UPDATE no_such_table SET qty = 1"); err == nil {
+			t.Fatal("an update of a missing table worked")
+		}
 		if n := count(t, db, "SELECT COUNT(*) FROM items"); n != 2 {
 			t.Errorf("%d rows, want 2: bolt and nut", n)
 		}
