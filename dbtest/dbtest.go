@@ -148,7 +148,7 @@ func connect(ctx context.Context, b Backend, cfg *config) (*DB, error) {
 		return nil, err
 	}
 	sl, eng := db.slot, prov.engine()
-	db.sess = &session{eng: eng, conn: sl.conn, tx: sl.tx, kept: sl.stmts, logf: cfg.logf, passTxControl: cfg.passTxControl}
+	db.sess = &session{eng: eng, conn: sl.conn, tx: sl.tx, kept: sl.stmts, logf: cfg.logf, passTxControl: cfg.passTxControl, stmtSP: cfg.stmtSP}
 	db.test = cfg.testName
 	if db.test == "" {
 		db.test = "handle " + db.id
@@ -168,6 +168,7 @@ func connect(ctx context.Context, b Backend, cfg *config) (*DB, error) {
 		serverConns.Store(key, sc)
 		testTxConns.Store(sl.name, sc)
 		db.sess.hook = pr.watchHook(sc)
+		pr.noteTuning(cfg.logf)
 	}
 	sessions.Store(db.id, db.sess)
 	db.DB = sql.OpenDB(txConnector{id: db.id, s: db.sess})

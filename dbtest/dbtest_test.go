@@ -457,6 +457,7 @@ func TestOptions(t *testing.T) {
 		{"nil logf", []dbtest.Option{dbtest.WithLogf(nil)}, "nowhere to log"},
 		{"nil cleanup check", []dbtest.Option{dbtest.WithCleanupCheck(nil)}, "nothing to hand cleanup's findings to"},
 		{"without lock trace twice", []dbtest.Option{dbtest.WithoutLockTrace(), dbtest.WithoutLockTrace()}, "an option given twice is a mistake"},
+		{"statement savepoints twice", []dbtest.Option{dbtest.WithStatementSavepoints(), dbtest.WithStatementSavepoints()}, "an option given twice is a mistake"},
 		{"cleanup check twice", []dbtest.Option{dbtest.WithCleanupCheck(func(error) error { return nil }), dbtest.WithCleanupCheck(func(err error) error { return err })}, "the second would silently win"},
 	}
 	for _, c := range cases {

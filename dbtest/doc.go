@@ -74,6 +74,34 @@
 // test's transaction; dbtest refuses it with [ErrTransactionControl] and
 // fails the test, naming the statement and where it came from.
 //
+// # Statements that fail, on PostgreSQL
+//
+// On PostgreSQL a statement that fails aborts the transaction it runs in,
+// and under dbtest that is the test's: every later statement fails with
+// "current transaction is aborted" (SQLSTATE 25P02), where SQLite and
+// MySQL go on. That error is an *[AbortedError]: it names the statement
+// that failed, the file:line that ran it and its error, and says how to
+// fix it; errors.Is(err, [ErrTransactionAborted]) holds, and errors.As
+// still gives the *pgconn.PgError.
+//
+// There are two fixes. Run a statement that is expected to fail inside
+// db.BeginTx (a savepoint) and roll that back. Or open the handle with
+// [WithStatementSavepoints]: every statement outside BeginTx gets a
+// savepoint of its own, so a failure undoes that statement alone and the
+// test goes on, as on the other backends, and as a statement outside a
+// transaction does in production. Inside BeginTx, PostgreSQL's behaviour
+// stays: a failure aborts that transaction until it is rolled back.
+//
+// The savepoints cost no round trip for an ExecContext: it runs in one
+// pgx pipeline with the savepoint, and with the next statement's. A query
+// or a prepared statement that follows anything else pays one round trip
+// (see BenchmarkStatementSavepoints), and every write a subtransaction.
+// The option is off by default: that cost falls on every test, while few
+// expect a statement to fail, and those meet the explanation above at
+// their first run; and without it a failed statement does to the test's
+// transaction what PostgreSQL does (the transaction aborts, its locks go),
+// which the lock-bug reproductions rely on.
+//
 // # Lock diagnosis
 //
 // Every lock error under dbtest, on the test's handle and on raw
@@ -160,8 +188,15 @@
 // seconds (InnoDB) or forever (PostgreSQL). InnoDB finds a deadlock as
 // soon as it forms; PostgreSQL looks for one only after deadlock_timeout,
 // which dbtest sets to 100 ms on its databases when the role may set it
-// (a superuser setting), so that a deadlock is reported as one, with both
-// statements, rather than as a lock timeout.
+// (a superuser setting, or GRANT SET ON PARAMETER deadlock_timeout on
+// PostgreSQL 15 and later), so that a deadlock is reported as one, with
+// both statements, rather than as a lock timeout. When the role may not,
+// the first handle's log says so once, and the server keeps its own
+// value, 1 s by default: the lock timeout then ends a deadlock's wait
+// first. dbtest finds the cycle itself, following pg_blocking_pids from
+// the waiter's blockers back to the waiter, and the report still calls it
+// a deadlock, with each connection's statement, the deadlock_timeout
+// against the lock timeout, and what to grant.
 //
 // # Cleanup after the process
 //

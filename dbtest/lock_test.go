@@ -394,40 +394,8 @@ func TestEscapedWritesReported(t *testing.T) {
 func TestDeadlockReported(t *testing.T) {
 	for _, b := range []dbtest.Backend{dbtest.Postgres, dbtest.MySQL} {
 		t.Run(string(b), func(t *testing.T) {
-			db := connectOrSkip(t, b, itemsSchema(), dbtest.WithLockTimeout(5*time.Second))
-			defer db.Release(context.Background())
-			setup, err := sql.Open(db.RawDriverName(), db.RawDSN())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer setup.Close()
-			mustExec(t, setup, "INSERT INTO items (id, name) VALUES (1, 'one'), (2, 'two')")
-			defer mustExec(t, setup, "DELETE FROM items")
-			ctx := context.Background()
-			a, _ := sql.Open(db.RawDriverName(), db.RawDSN())
-			defer a.Close()
-			c, _ := sql.Open(db.RawDriverName(), db.RawDSN())
-			defer c.Close()
-			txa, err := a.BeginTx(ctx, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer txa.Rollback()
-			txc, err := c.BeginTx(ctx, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer txc.Rollback()
-			mustExec(t, txa, "UPDATE items SET qty = 1 WHERE id = 1")
-			mustExec(t, txc, "UPDATE items SET qty = 2 WHERE id = 2")
-			errs := make(chan error, 2)
-			go func() {
-				_, err := txa.Exec("UPDATE items SET qty = 1 WHERE id = 2")
-				errs <- err
-			}()
-			time.Sleep(100 * time.Millisecond) // let a wait first; the order only picks the victim
-			_, errc := txc.Exec("UPDATE items SET qty = 2 WHERE id = 1")
-			erra := <-errs
+			db := dbtest.Open(t, b, itemsSchema(), dbtest.WithLockTimeout(5*time.Second))
+			erra, errc := deadlockPair(t, db)
 			var le *dbtest.LockError
 			for _, err := range []error{erra, errc} {
 				if errors.As(err, &le) && le.Report.Deadlock {
@@ -445,6 +413,7 @@ func TestDeadlockReported(t *testing.T) {
 				// dbtest shortens deadlock_timeout where the role may set it.
 				var super bool
 				var timeout string
+				setup := rawConn(t, db)
 				if err := setup.QueryRow("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").Scan(&super); err != nil {
 					t.Fatal(err)
 				}
@@ -457,6 +426,87 @@ func TestDeadlockReported(t *testing.T) {
 			}
 			t.Logf("surfaced after %v:\n%v", le.Report.Waited.Round(time.Millisecond), le)
 		})
+	}
+}
+
+// deadlockPair makes two separate connections of db, a and c, each in a
+// transaction of its own, take items 1 and 2 in opposite orders: a
+// updates 1, c updates 2, then a wants 2 and, once it waits, c wants 1. A
+// connection whose update fails rolls back, as code that gives up does, so
+// that the other goes on. It returns both last updates' errors.
+func deadlockPair(t *testing.T, db *dbtest.DB) (erra, errc error) {
+	t.Helper()
+	ctx := t.Context()
+	setup := rawConn(t, db)
+	mustExec(t, setup, "INSERT INTO items (id, name) VALUES (1, 'one'), (2, 'two')")
+	t.Cleanup(func() { mustExec(t, setup, "DELETE FROM items") })
+	// Opened here, each on a line of its own, for the reports.
+	a, err := sql.Open(db.RawDriverName(), db.RawDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	c, err := sql.Open(db.RawDriverName(), db.RawDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	txa, err := a.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { txa.Rollback() })
+	txc, err := c.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { txc.Rollback() })
+	mustExec(t, txa, "UPDATE items SET qty = 1 WHERE id = 1")
+	mustExec(t, txc, "UPDATE items SET qty = 2 WHERE id = 2")
+	update := func(tx *sql.Tx, query string, done chan<- error) {
+		_, err := tx.ExecContext(ctx, query)
+		if err != nil {
+			tx.Rollback()
+		}
+		done <- err
+	}
+	doneA, doneC := make(chan error, 1), make(chan error, 1)
+	go update(txa, "UPDATE items SET qty = 1 WHERE id = 2", doneA)
+	waitForLockWait(t, db, setup) // the order only picks the victim
+	go update(txc, "UPDATE items SET qty = 2 WHERE id = 1", doneC)
+	return <-doneA, <-doneC
+}
+
+// waitForLockWait waits until a transaction in db's database waits for a
+// lock, asking through conn: pg_stat_activity on PostgreSQL, SHOW ENGINE
+// INNODB STATUS on MySQL (InnoDB's lock-wait tables are a copy, refreshed
+// only after 100 ms without readers).
+func waitForLockWait(t *testing.T, db *dbtest.DB, conn *sql.DB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	for {
+		var waits bool
+		if db.Backend() == dbtest.MySQL {
+			var typ, name, status string
+			if err := conn.QueryRowContext(ctx, "SHOW ENGINE INNODB STATUS").Scan(&typ, &name, &status); err != nil {
+				t.Fatal(err)
+			}
+			waits = strings.Contains(status, "LOCK WAIT")
+		} else {
+			err := conn.QueryRowContext(ctx, "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock')").Scan(&waits)
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if waits {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("no transaction came to wait for a lock")
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
 }
 

@@ -117,7 +117,11 @@ type LockReport struct {
 	LockTimeout  time.Duration
 	Holders      []LockHolder
 	SelfDeadlock bool // the waiter waited on the test's own transaction
-	Deadlock     bool // the server found a cycle and killed the waiter
+	// Deadlock: the waiter was in a cycle of waits. The server found it
+	// and chose the waiter as its victim or, on PostgreSQL, the lock
+	// timeout ended the wait first and dbtest found the cycle in
+	// pg_blocking_pids (ServerDetail says which, and why).
+	Deadlock     bool
 	Timeline     []LockEvent
 	ServerDetail string // the server's own account, such as its deadlock report
 	Remedy       string
@@ -127,6 +131,9 @@ type LockReport struct {
 	inferred bool
 	// untraced: the test ran without lock diagnosis (WithoutLockTrace).
 	untraced bool
+	// cycle is the cycle of waits dbtest found, from the waiter's blocker
+	// back to the waiter, when the server did not report it.
+	cycle []cycleMember
 }
 
 // String formats the report for a terminal: a summary, the holders, the
@@ -154,6 +161,8 @@ func (r *LockReport) String() string {
 	}
 	fmt.Fprintf(&b, "  %s %s", r.Waiter, what)
 	switch {
+	case r.Deadlock && r.cycle != nil:
+		fmt.Fprintf(&b, "; gave up after %v (lock timeout %v) in a deadlock, which the server did not report", round(r.Waited), r.LockTimeout)
 	case r.Deadlock:
 		b.WriteString(" and was chosen as the deadlock victim")
 	case r.SelfDeadlock:

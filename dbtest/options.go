@@ -39,6 +39,7 @@ type config struct {
 	sqliteWAL     bool
 	cleanupCheck  func(problems error) error
 	noTrace       bool
+	stmtSP        bool   // WithStatementSavepoints
 	testName      string // the test that opens the handle
 	openedAt      string // file:line of the code that asked for it
 }
@@ -218,6 +219,36 @@ func WithoutLockTrace() Option {
 			return err
 		}
 		c.noTrace = true
+		return nil
+	})
+}
+
+// WithStatementSavepoints runs every statement of the test that is not
+// inside a transaction it began (BeginTx, a savepoint) under a savepoint of
+// its own, on PostgreSQL: a statement that fails is rolled back alone, and
+// the test's transaction goes on, as it does on SQLite and MySQL, and as
+// each statement outside a transaction does in production, where it
+// commits on its own. Without it, a failed statement aborts the test's
+// whole transaction on PostgreSQL, and every later statement fails with
+// "current transaction is aborted" (SQLSTATE 25P02), which dbtest then
+// explains (see [AbortedError]).
+//
+// Statements inside a transaction the test or the code under test began
+// keep PostgreSQL's behaviour: a failure aborts that transaction until it
+// is rolled back, as it would in production. A test that issues SAVEPOINT
+// statements itself manages its own: dbtest adds none after the first.
+//
+// Its cost is one round trip per query or prepared statement, and none for
+// ExecContext, whose savepoint travels with the statement (see the
+// package documentation). SQLite and MySQL need nothing: a failed
+// statement leaves their transaction usable, and the option changes
+// nothing there.
+func WithStatementSavepoints() Option {
+	return optionFunc(func(c *config) error {
+		if err := c.once("WithStatementSavepoints"); err != nil {
+			return err
+		}
+		c.stmtSP = true
 		return nil
 	})
 }

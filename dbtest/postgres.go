@@ -133,6 +133,28 @@ func (postgresDialect) tuneSQL(db string) []string {
 	return []string{fmt.Sprintf("ALTER DATABASE %s SET deadlock_timeout = %d", pgQuote(db), deadlockTimeout.Milliseconds())}
 }
 
+func (postgresDialect) tunedDeadlockTimeout() time.Duration { return deadlockTimeout }
+
+// deadlockSetting reads the deadlock_timeout of db's sessions
+// (current_setting: the server's value, or one set for the role), and says
+// what would let dbtest lower it.
+func (postgresDialect) deadlockSetting(ctx context.Context, db *sql.DB) deadlockSetting {
+	var ms int64
+	var role string
+	var version int
+	err := db.QueryRowContext(ctx, `SELECT (extract(epoch FROM current_setting('deadlock_timeout')::interval) * 1000)::bigint,
+		current_user, current_setting('server_version_num')::int`).Scan(&ms, &role, &version)
+	if err != nil {
+		return deadlockSetting{}
+	}
+	set := fmt.Sprintf("ALTER ROLE %s SET deadlock_timeout = '%dms'", pgQuote(role), deadlockTimeout.Milliseconds())
+	advice := fmt.Sprintf("To let dbtest lower it, run the tests as a superuser, or have a superuser run %s", set)
+	if version >= 150000 {
+		advice = fmt.Sprintf("To let dbtest lower it, have a superuser run GRANT SET ON PARAMETER deadlock_timeout TO %s (or %s)", pgQuote(role), set)
+	}
+	return deadlockSetting{timeout: time.Duration(ms) * time.Millisecond, advice: advice}
+}
+
 func (postgresDialect) dropSQL(db string) string {
 	return "DROP DATABASE IF EXISTS " + pgQuote(db) + " WITH (FORCE)"
 }

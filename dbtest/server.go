@@ -94,6 +94,7 @@ type serverProvider struct {
 	// checks bounds the lock checks running at once: a slow machine makes
 	// many statements outlast selfDeadlockCheck, and each check is a query.
 	checks chan struct{}
+	tuning tuneState // whether tuneSQL worked (server_tune.go)
 }
 
 func newServerProvider(ctx context.Context, b Backend, token string) (*serverProvider, error) {
@@ -179,9 +180,7 @@ func (p *serverProvider) newSlot(ctx context.Context, m *migrationSet, _ slotOpt
 	name := fmt.Sprintf("dbtest_%s_%d", p.token, p.seq)
 	err := p.ctlExecLocked(ctx, p.d.createSQL(name))
 	if err == nil {
-		for _, q := range p.d.tuneSQL(name) {
-			p.ctl.ExecContext(ctx, q)
-		}
+		p.tuneLocked(ctx, name)
 	}
 	p.mu.Unlock()
 	if err != nil {

@@ -56,7 +56,10 @@ type serverConn struct {
 	stmt    string    // running now
 	write   string    // the last statement that may have taken locks
 	writeAt time.Time // when it started
-	timeout atomic.Int64
+	// prevWrite is the one before write: while write waits for a lock,
+	// the locks the session holds are prevWrite's or older.
+	prevWrite string
+	timeout   atomic.Int64
 	// untraced: the test runs without lock diagnosis (WithoutLockTrace).
 	untraced bool
 }
@@ -83,7 +86,7 @@ func (sc *serverConn) running(head string) {
 	sc.stmt = head
 	if head != "" {
 		if k := strings.ToUpper(firstWord(head)); k != "SELECT" && k != "SHOW" && k != "SET" {
-			sc.write, sc.writeAt = head, time.Now()
+			sc.prevWrite, sc.write, sc.writeAt = sc.write, head, time.Now()
 		}
 	}
 	sc.mu.Unlock()
@@ -202,6 +205,11 @@ func (w *lockWatch) check() {
 	defer w.inflight.Done()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	rep, err := w.p.d.blockers(ctx, w.p.admin, w.sc.id, w.stmt)
+	if err == nil && len(rep.Holders) > 0 {
+		if info, _, _ := w.sc.snapshot(); !selfDeadlock(info, rep) {
+			w.p.findCycle(ctx, w.sc.id, rep)
+		}
+	}
 	cancel()
 	<-w.p.checks
 	w.mu.Lock()
@@ -309,7 +317,21 @@ func (w *lockWatch) explain(err error) error {
 	rep.LockTimeout = time.Duration(w.sc.timeout.Load())
 	rep.SelfDeadlock, rep.Deadlock = self, deadlock
 	if deadlock {
+		rep.cycle = nil // the server reported it: its account is better
 		rep.ServerDetail = w.p.d.deadlockDetail(err, w.p.admin)
+	} else if isLock && !self && len(rep.Holders) > 0 {
+		if rep.cycle == nil {
+			// The waiter gave up before a check saw the cycle close,
+			// or the server's deadlock check: the other end may wait
+			// on it now.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			w.p.findCycle(ctx, w.sc.id, rep)
+			cancel()
+		}
+		if rep.cycle != nil {
+			rep.Deadlock = true
+			rep.ServerDetail = w.p.cycleDetail(rep)
+		}
 	}
 	if timedOut && !self {
 		rep.ServerDetail = strings.TrimPrefix(rep.ServerDetail+fmt.Sprintf("\nthe server counts lock waits in steps of %v: dbtest stopped the statement at the %v lock timeout",
@@ -397,6 +419,7 @@ func (postgresDialect) blockers(ctx context.Context, admin *sql.DB, waiter int64
 		return nil, err
 	}
 	rows, err := admin.QueryContext(ctx, `SELECT a.pid, coalesce(a.state, ''), coalesce(a.query, ''),
+			coalesce(a.wait_event_type, '') = 'Lock',
 			coalesce(extract(epoch FROM clock_timestamp() - a.xact_start), 0)::float8,
 			coalesce((SELECT string_agg(DISTINCT l.mode, ', ') FROM pg_locks l
 				WHERE l.pid = a.pid AND l.granted AND l.locktype IN ('relation', 'transactionid', 'tuple')
@@ -409,11 +432,21 @@ func (postgresDialect) blockers(ctx context.Context, admin *sql.DB, waiter int64
 	for rows.Next() {
 		var pid int64
 		var state, query, modes string
+		var waiting bool
 		var age float64
-		if err := rows.Scan(&pid, &state, &query, &age, &modes); err != nil {
+		if err := rows.Scan(&pid, &state, &query, &waiting, &age, &modes); err != nil {
 			return nil, err
 		}
 		info, write := holderInfo(Postgres, pid)
+		if sc := lookupServerConn(Postgres, pid); sc != nil && waiting {
+			// It waits itself (a deadlock): its locks are older than
+			// the statement it runs.
+			sc.mu.Lock()
+			if sc.stmt == sc.write && sc.prevWrite != "" {
+				write = sc.prevWrite
+			}
+			sc.mu.Unlock()
+		}
 		if info.Role == RoleUnknown {
 			info.ID = int(pid)
 		}
@@ -668,4 +701,99 @@ func ownTxHasWritten(sc *serverConn) bool {
 	tx.mu.Lock()
 	defer tx.mu.Unlock()
 	return tx.write != "" && tx.info.Test == sc.info.Test
+}
+
+// Deadlocks the server did not report. PostgreSQL looks for a deadlock
+// only once a lock wait has lasted deadlock_timeout; when that is not below
+// the lock timeout (dbtest lowers it where the role may, see
+// server_tune.go), the lock timeout ends the wait first, and the server
+// calls it a lock timeout. dbtest follows pg_blocking_pids from the
+// waiter's blockers: when the chain comes back to the waiter, it was a
+// deadlock.
+
+// A cycleFinder is a server whose lock tables tell who waits for whom.
+type cycleFinder interface {
+	// waitCycle returns a cycle of waits through waiter, starting at one
+	// of holders (which waiter waited for) and ending at waiter, with
+	// what each session runs; nil when there is none.
+	waitCycle(ctx context.Context, admin *sql.DB, waiter int64, holders []int64) ([]cycleMember, error)
+}
+
+// cycleMember is a session in a cycle of lock waits.
+type cycleMember struct {
+	id   int64
+	stmt string // the statement it runs: the one that waits
+}
+
+// findCycle records in rep a cycle of waits through waiter, if the server
+// shows one.
+func (p *serverProvider) findCycle(ctx context.Context, waiter int64, rep *LockReport) {
+	cf, ok := p.d.(cycleFinder)
+	if !ok {
+		return
+	}
+	ids := make([]int64, 0, len(rep.Holders))
+	for _, h := range rep.Holders {
+		ids = append(ids, int64(h.Conn.ID))
+	}
+	if cycle, err := cf.waitCycle(ctx, p.admin, waiter, ids); err == nil && len(cycle) > 0 {
+		rep.cycle = cycle
+	}
+}
+
+// cycleDetail describes the cycle dbtest found for rep, and why the server
+// did not report it.
+func (p *serverProvider) cycleDetail(rep *LockReport) string {
+	var b strings.Builder
+	b.WriteString("dbtest found a deadlock in pg_blocking_pids, which the server did not report")
+	dt, advice := p.deadlockTimeout()
+	switch {
+	case dt > 0 && dt >= rep.LockTimeout:
+		fmt.Fprintf(&b, ": its deadlock_timeout on dbtest's databases (%v) is not below the lock timeout (%v), "+
+			"so the lock timeout ended the wait before the server looked for a deadlock", dt, rep.LockTimeout)
+	case dt > 0:
+		fmt.Fprintf(&b, ": the lock timeout (%v) ended the wait before the server's deadlock check (deadlock_timeout %v) found it", rep.LockTimeout, dt)
+	}
+	fmt.Fprintf(&b, "\n%s waits in %s", rep.Waiter, rep.Statement)
+	for i, m := range rep.cycle {
+		info, _ := holderInfo(rep.Backend, m.id)
+		if i == len(rep.cycle)-1 {
+			fmt.Fprintf(&b, "\n  for %s", info)
+			break
+		}
+		fmt.Fprintf(&b, "\n  for %s, which waits in %s", info, statementHead(m.stmt))
+	}
+	if dt >= rep.LockTimeout && advice != "" {
+		b.WriteString("\n" + advice)
+	}
+	return b.String()
+}
+
+// waitCycle follows pg_blocking_pids from the holders, at most eight
+// sessions deep.
+func (postgresDialect) waitCycle(ctx context.Context, admin *sql.DB, waiter int64, holders []int64) ([]cycleMember, error) {
+	rows, err := admin.QueryContext(ctx, `WITH RECURSIVE w(pid, path) AS (
+			SELECT h::int, ARRAY[h::int] FROM unnest($2::bigint[]) AS h
+		UNION ALL
+			SELECT b, w.path || b FROM w, unnest(pg_blocking_pids(w.pid)) AS b
+			WHERE w.pid <> $1 AND b <> ALL (w.path) AND cardinality(w.path) < 8
+		)
+		SELECT p.pid, coalesce(a.query, '')
+		FROM (SELECT path FROM w WHERE pid = $1 LIMIT 1) AS c
+		CROSS JOIN unnest(c.path) WITH ORDINALITY AS p(pid, n)
+		LEFT JOIN pg_stat_activity a ON a.pid = p.pid
+		ORDER BY p.n`, waiter, holders)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var cycle []cycleMember
+	for rows.Next() {
+		var m cycleMember
+		if err := rows.Scan(&m.id, &m.stmt); err != nil {
+			return nil, err
+		}
+		cycle = append(cycle, m)
+	}
+	return cycle, rows.Err()
 }

@@ -59,6 +59,16 @@ type session struct {
 	logf   func(format string, args ...any)
 	// hook watches each statement, for lock reports; nil when none.
 	hook stmtHook
+	// Implicit savepoints (WithStatementSavepoints, stmtsavepoint.go), on
+	// an engine whose transaction a failed statement aborts.
+	stmtSP  bool   // give each statement outside BeginTx a savepoint
+	spOpen  bool   // the implicit savepoint exists, set before the last statement
+	spFresh bool   // and nothing ran since it was set or rolled back to
+	spOff   string // what stopped them for the rest of the test, if anything
+	ranDDL  bool   // the test ran DDL: statements kept for them may be stale
+	// abortedBy is the statement whose failure aborted the transaction,
+	// while it is aborted (see [AbortedError]).
+	abortedBy *abortCause
 	// explain turns lock errors met while reading rows into a [LockError].
 	explain func(error) error
 }
@@ -127,6 +137,7 @@ func (s *session) checkLocked(query string) (stmtKind, error) {
 	kind, keeps := inspect(query)
 	if !keeps {
 		s.unsure = true
+		s.ranDDL = s.ranDDL || kind == stmtDDL
 	}
 	switch {
 	case kind.endsTransaction() || kind == stmtBegin:
@@ -204,12 +215,34 @@ func (s *session) exec(ctx context.Context, query string, args []driver.NamedVal
 	if err != nil {
 		return nil, err
 	}
+	pipe, canPipe := s.eng.(savepointPipeliner)
+	g, err := s.guardLocked(ctx, query, canPipe && s.kept != nil)
+	if err != nil {
+		return nil, err
+	}
 	sctx, done := s.before(ctx, query)
 	var res driver.Result
-	if st := s.cachedStmt(sctx, query, len(args)); st != nil {
-		res, err = stmtExec(sctx, st, args)
-	} else {
-		res, err = execConn(sctx, s.conn, query, args)
+	handled := false
+	if g.wrapped && canPipe && s.kept != nil {
+		r := pipe.execAfter(sctx, s.conn, s.kept, g.prefix, spNext, query, args)
+		if r.spErr != nil {
+			done(nil)
+			return nil, s.spFailedLocked(r.spErr)
+		}
+		res, err, handled, g.freshAfter = r.res, r.err, r.handled, r.fresh
+		if !handled && len(g.prefix) > 0 {
+			if perr := s.execRawLocked(ctx, strings.Join(g.prefix, "; ")); perr != nil {
+				done(nil)
+				return nil, s.spFailedLocked(perr)
+			}
+		}
+	}
+	if !handled {
+		if st := s.cachedStmt(sctx, query, len(args)); st != nil {
+			res, err = stmtExec(sctx, st, args)
+		} else {
+			res, err = execConn(sctx, s.conn, query, args)
+		}
 	}
 	s.noteErr(err)
 	err = done(err)
@@ -217,7 +250,7 @@ func (s *session) exec(ctx context.Context, query string, args []driver.NamedVal
 		err = aerr
 	}
 	s.noteEndedLocked(ctx, query, err)
-	return res, err
+	return res, s.stmtDoneLocked(ctx, g, query, err)
 }
 
 // cachedStmt returns the kept statement of query, or nil when the engine
@@ -241,6 +274,10 @@ func (s *session) query(ctx context.Context, query string, args []driver.NamedVa
 	if err != nil {
 		return nil, err
 	}
+	g, err := s.guardLocked(ctx, query, false)
+	if err != nil {
+		return nil, err
+	}
 	sctx, done := s.before(ctx, query)
 	var rows driver.Rows
 	var closeStmt driver.Stmt
@@ -252,8 +289,9 @@ func (s *session) query(ctx context.Context, query string, args []driver.NamedVa
 	s.noteErr(err)
 	if err = done(err); err != nil {
 		s.noteEndedLocked(ctx, query, err)
-		return nil, err
+		return nil, s.stmtDoneLocked(ctx, g, query, err)
 	}
+	s.stmtDoneLocked(ctx, g, query, nil)
 	if aerr := s.afterLocked(ctx, kind, query); aerr != nil {
 		rows.Close()
 		if closeStmt != nil {
@@ -261,7 +299,7 @@ func (s *session) query(ctx context.Context, query string, args []driver.NamedVa
 		}
 		return nil, aerr
 	}
-	r := &sessRows{s: s, rows: rows, stmt: closeStmt}
+	r := &sessRows{s: s, rows: rows, stmt: closeStmt, query: query}
 	s.open = r
 	return r, nil
 }
@@ -272,11 +310,21 @@ func (s *session) prepare(ctx context.Context, query string) (driver.Stmt, error
 	if _, err := s.checkLocked(query); err != nil {
 		return nil, err
 	}
+	g, err := s.guardLocked(ctx, query, false)
+	if err != nil {
+		return nil, err
+	}
 	sctx, done := s.before(ctx, query)
 	st, err := prepareConn(sctx, s.conn, query)
 	if err = done(err); err != nil {
-		return nil, err
+		s.noteErr(err)
+		return nil, s.stmtDoneLocked(ctx, g, query, err)
 	}
+	// Preparing changes nothing in the database: a savepoint set before
+	// it still serves the next statement.
+	fresh := s.spFresh
+	s.stmtDoneLocked(ctx, g, query, nil)
+	s.spFresh = fresh
 	ss := &sessStmt{s: s, stmt: st, query: query}
 	if s.stmts == nil {
 		s.stmts = make(map[*sessStmt]struct{})
@@ -316,12 +364,25 @@ func (s *session) begin(ctx context.Context) (*savepoint, error) {
 	if s.closed {
 		return nil, errSessionClosed
 	}
-	s.spSeq++
-	sp := &savepoint{s: s, name: fmt.Sprintf("dbtest_sp_%d", s.spSeq)}
-	if err := s.execRawLocked(ctx, "SAVEPOINT "+sp.name); err != nil {
-		s.noteErr(err)
+	if err := s.settleLocked(); err != nil {
 		return nil, err
 	}
+	s.spSeq++
+	sp := &savepoint{s: s, name: fmt.Sprintf("dbtest_sp_%d", s.spSeq)}
+	// The implicit savepoint of the last statement goes first: the
+	// transaction begun here nests in the test's own.
+	var pre []string
+	if ab, ok := s.eng.(abortingEngine); ok {
+		pre, _ = s.spReleaseLocked(ab, false)
+	}
+	if err := s.execRawLocked(ctx, strings.Join(append(pre, "SAVEPOINT "+sp.name), "; ")); err != nil {
+		s.noteErr(err)
+		if len(pre) > 0 {
+			return nil, s.spFailedLocked(err)
+		}
+		return nil, s.explainAbortedLocked(err)
+	}
+	s.spOpen, s.spFresh = false, false
 	s.savepoints = append(s.savepoints, sp)
 	return sp, nil
 }
@@ -355,7 +416,10 @@ func (sp *savepoint) end(rollback bool) error {
 	}
 	err := s.execRawLocked(ctx, "RELEASE SAVEPOINT "+sp.name)
 	s.noteErr(err)
-	return err
+	if ab, ok := s.eng.(abortingEngine); ok && !ab.txFailed(s.conn) {
+		s.abortedBy = nil
+	}
+	return s.explainAbortedLocked(err)
 }
 
 func (sp *savepoint) Commit() error   { return sp.end(false) }
@@ -400,6 +464,10 @@ func (st *sessStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (
 	if err != nil {
 		return nil, err
 	}
+	g, err := s.guardLocked(ctx, st.query, false)
+	if err != nil {
+		return nil, err
+	}
 	sctx, done := s.before(ctx, st.query)
 	res, err := stmtExec(sctx, st.stmt, args)
 	s.noteErr(err)
@@ -408,7 +476,7 @@ func (st *sessStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (
 		err = aerr
 	}
 	s.noteEndedLocked(ctx, st.query, err)
-	return res, err
+	return res, s.stmtDoneLocked(ctx, g, st.query, err)
 }
 
 func (st *sessStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
@@ -418,14 +486,19 @@ func (st *sessStmt) QueryContext(ctx context.Context, args []driver.NamedValue) 
 	if _, err := s.checkLocked(st.query); err != nil {
 		return nil, err
 	}
+	g, err := s.guardLocked(ctx, st.query, false)
+	if err != nil {
+		return nil, err
+	}
 	sctx, done := s.before(ctx, st.query)
 	rows, err := stmtQuery(sctx, st.stmt, args)
 	s.noteErr(err)
 	if err = done(err); err != nil {
 		s.noteEndedLocked(ctx, st.query, err)
-		return nil, err
+		return nil, s.stmtDoneLocked(ctx, g, st.query, err)
 	}
-	r := &sessRows{s: s, rows: rows}
+	s.stmtDoneLocked(ctx, g, st.query, nil)
+	r := &sessRows{s: s, rows: rows, query: st.query}
 	s.open = r
 	return r, nil
 }
@@ -440,9 +513,10 @@ func (st *sessStmt) CheckNamedValue(nv *driver.NamedValue) error {
 // sessRows streams a result set from the real connection until another
 // statement needs the connection; then it reads the rest into memory.
 type sessRows struct {
-	s    *session
-	rows driver.Rows // nil once materialized or closed
-	stmt driver.Stmt // statement to close with the rows, if any
+	s     *session
+	rows  driver.Rows // nil once materialized or closed
+	stmt  driver.Stmt // statement to close with the rows, if any
+	query string
 
 	cols   []string
 	types  []colType
@@ -492,6 +566,7 @@ func (r *sessRows) materializeLocked() error {
 		if err != nil {
 			r.err = err
 			r.s.noteErr(err)
+			r.s.rowsFailedLocked(r.query, "", err)
 			break
 		}
 		for i, v := range dest {
@@ -508,6 +583,12 @@ func (r *sessRows) materializeLocked() error {
 			err = cerr
 		}
 		r.stmt = nil
+	}
+	if r.err != nil {
+		// The rows failed: their reader gets the error from Next, and
+		// the statement that had them read goes on (closing them
+		// repeats the same error on some drivers).
+		return nil
 	}
 	return err
 }
@@ -551,6 +632,7 @@ func (r *sessRows) Next(dest []driver.Value) error {
 		err := r.rows.Next(dest)
 		if err != nil && err != io.EOF {
 			r.s.noteErr(err)
+			r.s.rowsFailedLocked(r.query, callerOutside(), err)
 			err = r.s.explained(err)
 		}
 		return err
@@ -653,6 +735,11 @@ func (s *session) close(ctx context.Context, chain bool) (stillOpen, chained boo
 		// before (SET TRANSACTION ISOLATION LEVEL, READ ONLY): chain only
 		// after a test that ran plain DML and reads, all of which worked.
 		chained, err = s.tx.rollback(ctx, chain && !s.unsure)
+	}
+	if p, ok := s.eng.(savepointPipeliner); ok && s.ranDDL && s.kept != nil && err == nil {
+		// The rollback undid the test's DDL: the tables may differ from
+		// those the kept statements were prepared for.
+		p.forget(ctx, s.conn, s.kept)
 	}
 	return stillOpen, chained, err
 }

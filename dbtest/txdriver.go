@@ -164,7 +164,14 @@ func (c *txConn) CopyFrom(ctx context.Context, tableName pgx.Identifier, columnN
 	if err := s.settleLocked(); err != nil {
 		return 0, err
 	}
-	return pc.Conn().CopyFrom(ctx, tableName, columnNames, rowSrc)
+	query := "COPY " + tableName.Sanitize() + " FROM STDIN"
+	g, err := s.guardLocked(ctx, query, false)
+	if err != nil {
+		return 0, err
+	}
+	n, err := pc.Conn().CopyFrom(ctx, tableName, columnNames, rowSrc)
+	s.noteErr(err)
+	return n, s.stmtDoneLocked(ctx, g, query, err)
 }
 
 // RawSQLite runs fn with the SQLite connection behind the test's

@@ -20,11 +20,11 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
-	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/easyautoml/dbharness/dbtest"
 	"github.com/easyautoml/dbharness/harness"
+	"github.com/easyautoml/dbharness/internal/testserver"
 )
 
 // envScanChild carries, as JSON, the arguments of a dbharness command that
@@ -89,7 +89,7 @@ func TestNoPasswordInOutput(t *testing.T) {
 		if b == dbtest.MySQL {
 			dsns[b] = createMySQLUser(t, ctx, admin, secret.text)
 		} else {
-			dsns[b] = createPostgresRole(t, ctx, admin, secret.text)
+			dsns[b] = createPostgresRole(t, admin, secret.text)
 		}
 		backends = append(backends, string(b))
 	}
@@ -374,84 +374,22 @@ func createMySQLUser(t *testing.T, ctx context.Context, admin, secret string) st
 // createPostgresRole creates the role pwUser with password secret, allowed
 // to log in and to create databases, on the server of admin. It returns
 // its DSN; the role, and any database it still owns, go at cleanup.
-func createPostgresRole(t *testing.T, ctx context.Context, admin, secret string) string {
+func createPostgresRole(t *testing.T, admin, secret string) string {
 	t.Helper()
-	pc, err := pgconn.ParseConfig(admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("pgx", admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	lock, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const lockKey = 0x64626870 // "dbhp"
-	if _, err := lock.ExecContext(ctx, "SELECT pg_advisory_lock($1)", lockKey); err != nil {
-		t.Fatalf("waiting for the lock on %s: %v", pwUser, err)
-	}
-	if strings.ContainsAny(secret, `'\`) {
-		t.Fatal("the password would need quoting")
-	}
-	cleanup := context.WithoutCancel(ctx)
-	t.Cleanup(func() {
-		// Each child's companion drops its databases when the child
-		// ends; wait for them, then drop what is left.
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			var names []string
-			rows, err := db.QueryContext(cleanup, "SELECT d.datname FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE r.rolname = $1", pwUser)
-			if err == nil {
-				for rows.Next() {
-					var n string
-					if rows.Scan(&n) == nil {
-						names = append(names, n)
-					}
-				}
-				rows.Close()
-			}
-			if len(names) == 0 || time.Now().After(deadline) {
-				for _, n := range names {
-					db.ExecContext(cleanup, `DROP DATABASE IF EXISTS "`+strings.ReplaceAll(n, `"`, `""`)+`" WITH (FORCE)`)
-				}
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
+	return testserver.PostgresRole(t, admin, pwUser, secret, func(ctx context.Context, db *sql.DB) error {
+		// What dbtest's manual asks of a role that is not a superuser,
+		// so that deadlocks surface as deadlocks (PostgreSQL 15 and
+		// later).
+		var version int
+		if err := db.QueryRowContext(ctx, "SELECT current_setting('server_version_num')::int").Scan(&version); err != nil {
+			return err
 		}
-		// The role's grants (deadlock_timeout's) go first, or the role
-		// cannot be dropped.
-		db.ExecContext(cleanup, "DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = '"+pwUser+"') THEN EXECUTE 'DROP OWNED BY "+pwUser+"'; END IF; END $$")
-		if _, err := db.ExecContext(cleanup, "DROP ROLE IF EXISTS "+pwUser); err != nil {
-			t.Errorf("dropping role %s: %v", pwUser, err)
+		if version < 150000 {
+			return nil
 		}
-		lock.ExecContext(cleanup, "SELECT pg_advisory_unlock($1)", lockKey)
-		lock.Close()
+		_, err := db.ExecContext(ctx, "GRANT SET ON PARAMETER deadlock_timeout TO "+pwUser)
+		return err
 	})
-	for _, q := range []string{
-		"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '" + pwUser + "') THEN CREATE ROLE " + pwUser + "; END IF; END $$",
-		"ALTER ROLE " + pwUser + " LOGIN CREATEDB PASSWORD '" + secret + "'",
-	} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%s: %v", strings.ReplaceAll(q, secret, "<password>"), err)
-		}
-	}
-	// What dbtest's manual asks of a role that is not a superuser, so that
-	// deadlocks surface as deadlocks (PostgreSQL 15 and later).
-	var version int
-	if err := db.QueryRowContext(ctx, "SELECT current_setting('server_version_num')::int").Scan(&version); err != nil {
-		t.Fatal(err)
-	}
-	if version >= 150000 {
-		if _, err := db.ExecContext(ctx, "GRANT SET ON PARAMETER deadlock_timeout TO "+pwUser); err != nil {
-			t.Fatal(err)
-		}
-	}
-	u := url.URL{Scheme: "postgres", User: url.UserPassword(pwUser, secret), Host: fmt.Sprintf("%s:%d", pc.Host, pc.Port), Path: "/" + pc.Database}
-	u.RawQuery = "sslmode=disable"
-	return u.String()
 }
 
 // writeFailingScenarios writes scenarios that fail, each its own way, and
