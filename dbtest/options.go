@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"time"
+
+	"github.com/easyautoml/dbharness/migrations"
 )
 
 // DefaultLockTimeout is how long a statement under dbtest waits for a lock
@@ -86,8 +88,11 @@ func (c *config) once(name string, conflicts ...string) error {
 }
 
 // WithMigrations migrates the database with the goose migrations in fsys
-// (at its root) instead of the registry schema, on every backend. Use
-// [WithDialectMigrations] when each backend has its own files.
+// instead of the registry schema. The files are read at the root of fsys,
+// the same on every backend; when fsys has no .sql files at its root but
+// folders named sqlite, postgres or mysql, each backend reads its own
+// folder instead (see [migrations.DialectFS]). Use
+// [WithDialectMigrations] when the files of each backend live elsewhere.
 func WithMigrations(fsys fs.FS) Option {
 	return optionFunc(func(c *config) error {
 		if fsys == nil {
@@ -96,7 +101,7 @@ func WithMigrations(fsys fs.FS) Option {
 		if err := c.once("WithMigrations", "WithDialectMigrations", "WithoutMigrations"); err != nil {
 			return err
 		}
-		c.migrations = func(string) (fs.FS, error) { return fsys, nil }
+		c.migrations = func(d string) (fs.FS, error) { return migrations.DialectFS(fsys, d) }
 		return nil
 	})
 }

@@ -16,8 +16,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pressly/goose/v3"
-
 	"github.com/easyautoml/dbharness/migrations"
 )
 
@@ -238,16 +236,6 @@ type migrationSet struct {
 	none  bool
 }
 
-func gooseDialect(b Backend) goose.Dialect {
-	switch b {
-	case Postgres:
-		return goose.DialectPostgres
-	case MySQL:
-		return goose.DialectMySQL
-	}
-	return goose.DialectSQLite3
-}
-
 // up migrates db to the latest version.
 func (m *migrationSet) up(ctx context.Context, b Backend, db *sql.DB) error {
 	if m.none {
@@ -257,12 +245,8 @@ func (m *migrationSet) up(ctx context.Context, b Backend, db *sql.DB) error {
 	if err != nil {
 		return fmt.Errorf("dbtest: %s: migrations: %w", b, err)
 	}
-	p, err := goose.NewProvider(gooseDialect(b), db, fsys)
-	if err != nil {
-		return fmt.Errorf("dbtest: %s: migrations: %w", b, err)
-	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("dbtest: %s: migrating: %w", b, err)
+	if _, err := migrations.Up(ctx, string(b), db, fsys); err != nil {
+		return fmt.Errorf("dbtest: %s: %w", b, err)
 	}
 	return nil
 }
@@ -351,7 +335,7 @@ func migrationsFor(cfg *config, b Backend) (*migrationSet, error) {
 	}
 	key, err := hashFS(fsys)
 	if err != nil {
-		return nil, fmt.Errorf("dbtest: %s: reading migrations: %w", b, err)
+		return nil, fmt.Errorf("dbtest: %s: reading %w", b, migrations.Explain(fsys, err))
 	}
 	m := &migrationSet{key: key, fsFor: fsFor}
 	if cfg.migrations == nil {

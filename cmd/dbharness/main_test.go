@@ -258,6 +258,11 @@ func TestMigrateOwnSchema(t *testing.T) {
 	if code, _, errs := runArgs(t, "migrate", "up", "--migrations", dir, "--dsn", "file:"+db); code != 1 || !strings.Contains(errs, "no goose migrations (*.sql) for sqlite in "+dir) {
 		t.Errorf("a directory without migrations: exit %d: %s", code, errs)
 	}
+	os.WriteFile(filepath.Join(dir, "migrations", "sqlite", "00002_bad.sql"), []byte(
+		"-- +goose Up\nCREATE TABLE bolts (id INTEGER);\nINSERT INTO nuts VALUES (1);\n"), 0o644)
+	if code, _, errs := runArgs(t, "migrate", "up", "--migrations", mig, "--dsn", "file:"+db); code != 1 || !strings.Contains(errs, "00002_bad.sql:3") || !strings.Contains(errs, "INSERT INTO nuts") {
+		t.Errorf("a failing migration: exit %d, want the file, line and statement named: %s", code, errs)
+	}
 	nowhere := filepath.Join(dir, "nowhere", "x.db")
 	if code, _, errs := runArgs(t, "migrate", "upp", "--dsn", "file:"+nowhere); code != 2 || !strings.Contains(errs, `unknown action "upp"`) {
 		t.Errorf("an unknown action: exit %d: %s", code, errs)

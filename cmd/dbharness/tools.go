@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -245,15 +246,17 @@ func migrateCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	defer db.Close()
 	var p *goose.Provider
+	var fsys fs.FS
 	if *migDir != "" {
 		var dir string
 		var gd goose.Dialect
 		if dir, err = migrationsDir(*migDir, b); err == nil {
+			fsys = os.DirFS(dir)
 			if gd, err = migrations.GooseDialect(string(b)); err == nil {
-				p, err = goose.NewProvider(gd, db, os.DirFS(dir))
+				p, err = goose.NewProvider(gd, db, fsys)
 			}
 		}
-	} else {
+	} else if fsys, err = migrations.FS(string(b)); err == nil {
 		p, err = migrations.NewProvider(string(b), db)
 	}
 	if err != nil {
@@ -263,7 +266,7 @@ func migrateCmd(args []string, stdout, stderr io.Writer) int {
 	ctx := context.Background()
 	switch action {
 	case "up":
-		res, err := p.Up(ctx)
+		res, err := migrations.Up(ctx, string(b), db, fsys) // names the failed file and statement
 		for _, r := range res {
 			fmt.Fprintf(stdout, "up    %s (%v)\n", r.Source.Path, r.Duration.Round(time.Millisecond))
 		}
