@@ -8,9 +8,11 @@ import (
 	"sync"
 )
 
-// callerOutside returns file:line of the first caller outside dbtest,
-// database/sql and the runtime: the code under test that issued a statement
-// or opened a connection.
+// callerOutside returns file:line of the first caller outside dbharness's
+// own library packages (dbtest, dynamic, fixtures, harness, registry,
+// migrations and internal/...), database/sql and the runtime: the code
+// under test that issued a statement or opened a connection. A test file
+// (_test.go) is never skipped, even inside those packages.
 //
 // Every handle a test opens asks for it, so it is cheap on the second call
 // from the same place: what a program counter resolves to (its frames,
@@ -45,7 +47,7 @@ func resolvePC(pc uintptr) string {
 	frames := runtime.CallersFrames([]uintptr{pc})
 	for {
 		f, more := frames.Next()
-		if f.Function != "" && !internalFrame(f.Function) {
+		if f.Function != "" && !internalFrame(f.Function, f.File) {
 			loc = fmt.Sprintf("%s:%d", filepath.Base(f.File), f.Line)
 			break
 		}
@@ -57,16 +59,40 @@ func resolvePC(pc uintptr) string {
 	return loc
 }
 
-func internalFrame(fn string) bool {
-	for _, p := range []string{
-		"github.com/easyautoml/dbharness/dbtest.",
-		"database/sql.",
-		"runtime.",
-		"testing.",
-	} {
+// modulePath is the import path of dbharness's module.
+const modulePath = "github.com/easyautoml/dbharness/"
+
+// libraryPackages are the packages of the module, relative to modulePath,
+// whose frames are never the code under test; a folder ending in "/"
+// covers every package beneath it.
+var libraryPackages = [...]string{"dbtest", "dynamic", "fixtures", "harness", "registry", "migrations", "internal/"}
+
+// internalFrame reports whether the frame of function fn, in file, is to
+// be skipped when naming the code under test.
+func internalFrame(fn, file string) bool {
+	for _, p := range []string{"database/sql.", "runtime.", "testing."} {
 		if strings.HasPrefix(fn, p) {
 			return true
 		}
 	}
+	if !strings.HasPrefix(fn, modulePath) || strings.HasSuffix(file, "_test.go") {
+		return false
+	}
+	pkg := funcPackage(fn)[len(modulePath):]
+	for _, lib := range libraryPackages {
+		if pkg == lib || strings.HasSuffix(lib, "/") && strings.HasPrefix(pkg, lib) {
+			return true
+		}
+	}
 	return false
+}
+
+// funcPackage returns the import path of the package of the function
+// named fn as runtime.Frame names it ("example.com/a/b.(*T).M").
+func funcPackage(fn string) string {
+	slash := strings.LastIndexByte(fn, '/')
+	if dot := strings.IndexByte(fn[slash+1:], '.'); dot >= 0 {
+		return fn[:slash+1+dot]
+	}
+	return fn
 }
