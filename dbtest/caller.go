@@ -1,12 +1,44 @@
 package dbtest
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
 )
+
+// originKey is the context key of [WithOrigin].
+type originKey struct{}
+
+// WithOrigin returns a copy of ctx that names origin as the source of the
+// statements run and the connections opened with it, in place of the Go
+// code that ran them. dbtest's reports (lock reports, the statements
+// cleanup lists, refused transaction control, implicit commits) show
+// origin where they would show the caller's file:line.
+//
+// It is for code that runs statements on behalf of something else: a
+// scenario engine passes the scenario file's "steps.yml:12" so that a
+// report points into the scenario rather than at the engine. An empty
+// origin leaves ctx as it is.
+func WithOrigin(ctx context.Context, origin string) context.Context {
+	if origin == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, originKey{}, origin)
+}
+
+// originOf returns the origin [WithOrigin] put in ctx, or else the caller
+// outside dbharness's library packages.
+func originOf(ctx context.Context) string {
+	if ctx != nil {
+		if o, ok := ctx.Value(originKey{}).(string); ok {
+			return o
+		}
+	}
+	return callerOutside()
+}
 
 // callerOutside returns file:line of the first caller outside dbharness's
 // own library packages (dbtest, dynamic, fixtures, harness, registry,

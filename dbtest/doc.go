@@ -115,6 +115,12 @@
 //	connection #1 (the test transaction, opened by dbtest.Open at workflow_test.go:17) has held RESERVED since its INSERT INTO users ... at +0.3ms
 //	fix: write through the test's handle, or open the code's pool with sql.Open(db.DriverName(), db.DSN())
 //
+// A location such as export_test.go:41 is the first caller outside
+// dbharness's library packages (a _test.go file always counts as the
+// caller). Code that runs statements on behalf of something else, such as
+// a scenario engine, names its own source with [WithOrigin]: statements
+// run and connections opened with that context are placed there instead.
+//
 // On SQLite a tracing VFS records every lock level each connection takes,
 // and the report carries that timeline. On PostgreSQL dbtest asks
 // pg_blocking_pids, pg_locks and pg_stat_activity; on MariaDB and MySQL

@@ -620,7 +620,7 @@ type serverRawConnector struct {
 func (c *serverRawConnector) Driver() driver.Driver { return c.d }
 
 func (c *serverRawConnector) Connect(ctx context.Context) (driver.Conn, error) {
-	loc := callerOutside()
+	loc := originOf(ctx)
 	dc, err := c.inner.Connect(ctx)
 	if err != nil {
 		return nil, err

@@ -127,7 +127,7 @@ func (s *session) settleLocked() error {
 
 // check runs under s.mu before any statement: it makes sure the session is
 // usable and inspects the statement.
-func (s *session) checkLocked(query string) (stmtKind, error) {
+func (s *session) checkLocked(ctx context.Context, query string) (stmtKind, error) {
 	if s.closed {
 		return stmtOther, errSessionClosed
 	}
@@ -141,7 +141,7 @@ func (s *session) checkLocked(query string) (stmtKind, error) {
 	}
 	switch {
 	case kind.endsTransaction() || kind == stmtBegin:
-		msg := fmt.Sprintf("%s at %s", statementHead(query), callerOutside())
+		msg := fmt.Sprintf("%s at %s", statementHead(query), originOf(ctx))
 		if s.passTxControl {
 			s.passed = append(s.passed, msg)
 			break
@@ -162,7 +162,7 @@ func (s *session) afterLocked(ctx context.Context, kind stmtKind, query string) 
 		return nil
 	}
 	head := statementHead(query)
-	where := callerOutside()
+	where := originOf(ctx)
 	s.implicitCommits = append(s.implicitCommits, fmt.Sprintf("%s at %s", head, where))
 	if s.logf != nil {
 		s.logf("dbtest: %s: %s at %s committed the test's transaction implicitly (MySQL commits on DDL); "+
@@ -193,7 +193,7 @@ func (s *session) noteEndedLocked(ctx context.Context, query string, err error) 
 	if i := strings.IndexByte(msg, '\n'); i >= 0 {
 		msg = msg[:i]
 	}
-	s.ended = fmt.Sprintf("when %s at %s failed (%s)", head, callerOutside(), msg)
+	s.ended = fmt.Sprintf("when %s at %s failed (%s)", head, originOf(ctx), msg)
 	if s.logf != nil {
 		s.logf("dbtest: %s: %v %s; dbtest refuses the test's next statements", s.eng.backend(), ErrTransactionRolledBack, s.ended)
 	}
@@ -211,7 +211,7 @@ func (s *session) execRawLocked(ctx context.Context, query string) error {
 func (s *session) exec(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	kind, err := s.checkLocked(query)
+	kind, err := s.checkLocked(ctx, query)
 	if err != nil {
 		return nil, err
 	}
@@ -270,7 +270,7 @@ func (s *session) cachedStmt(ctx context.Context, query string, nargs int) drive
 func (s *session) query(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	kind, err := s.checkLocked(query)
+	kind, err := s.checkLocked(ctx, query)
 	if err != nil {
 		return nil, err
 	}
@@ -299,7 +299,7 @@ func (s *session) query(ctx context.Context, query string, args []driver.NamedVa
 		}
 		return nil, aerr
 	}
-	r := &sessRows{s: s, rows: rows, stmt: closeStmt, query: query}
+	r := &sessRows{s: s, rows: rows, stmt: closeStmt, query: query, origin: originOf(ctx)}
 	s.open = r
 	return r, nil
 }
@@ -307,7 +307,7 @@ func (s *session) query(ctx context.Context, query string, args []driver.NamedVa
 func (s *session) prepare(ctx context.Context, query string) (driver.Stmt, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, err := s.checkLocked(query); err != nil {
+	if _, err := s.checkLocked(ctx, query); err != nil {
 		return nil, err
 	}
 	g, err := s.guardLocked(ctx, query, false)
@@ -460,7 +460,7 @@ func (st *sessStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (
 	s := st.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	kind, err := s.checkLocked(st.query)
+	kind, err := s.checkLocked(ctx, st.query)
 	if err != nil {
 		return nil, err
 	}
@@ -483,7 +483,7 @@ func (st *sessStmt) QueryContext(ctx context.Context, args []driver.NamedValue) 
 	s := st.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, err := s.checkLocked(st.query); err != nil {
+	if _, err := s.checkLocked(ctx, st.query); err != nil {
 		return nil, err
 	}
 	g, err := s.guardLocked(ctx, st.query, false)
@@ -498,7 +498,7 @@ func (st *sessStmt) QueryContext(ctx context.Context, args []driver.NamedValue) 
 		return nil, s.stmtDoneLocked(ctx, g, st.query, err)
 	}
 	s.stmtDoneLocked(ctx, g, st.query, nil)
-	r := &sessRows{s: s, rows: rows, query: st.query}
+	r := &sessRows{s: s, rows: rows, query: st.query, origin: originOf(ctx)}
 	s.open = r
 	return r, nil
 }
@@ -513,10 +513,11 @@ func (st *sessStmt) CheckNamedValue(nv *driver.NamedValue) error {
 // sessRows streams a result set from the real connection until another
 // statement needs the connection; then it reads the rest into memory.
 type sessRows struct {
-	s     *session
-	rows  driver.Rows // nil once materialized or closed
-	stmt  driver.Stmt // statement to close with the rows, if any
-	query string
+	s      *session
+	rows   driver.Rows // nil once materialized or closed
+	stmt   driver.Stmt // statement to close with the rows, if any
+	query  string
+	origin string // where the query was run, for reports
 
 	cols   []string
 	types  []colType
@@ -632,7 +633,7 @@ func (r *sessRows) Next(dest []driver.Value) error {
 		err := r.rows.Next(dest)
 		if err != nil && err != io.EOF {
 			r.s.noteErr(err)
-			r.s.rowsFailedLocked(r.query, callerOutside(), err)
+			r.s.rowsFailedLocked(r.query, r.origin, err)
 			err = r.s.explained(err)
 		}
 		return err

@@ -355,7 +355,7 @@ func (c *sqliteConnector) Driver() driver.Driver { return sqliteRawDriver{} }
 
 func (c *sqliteConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	id := connSeq.Add(1)
-	info := ConnInfo{ID: int(id), Role: c.role, Location: callerOutside()}
+	info := ConnInfo{ID: int(id), Role: c.role, Location: originOf(ctx)}
 	if c.test != nil {
 		info.Test, _ = c.test()
 	}

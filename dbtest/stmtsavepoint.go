@@ -92,7 +92,7 @@ func (s *session) guardLocked(ctx context.Context, query string, pipe bool) (gua
 		pre = append(pre, "SAVEPOINT "+implicitSavepoint)
 	}
 	if first == "SAVEPOINT" {
-		s.spOff = fmt.Sprintf("%s at %s", statementHead(query), callerOutside())
+		s.spOff = fmt.Sprintf("%s at %s", statementHead(query), originOf(ctx))
 	}
 	if pipe && wrap {
 		// The pipeline runs pre before the statement; the session's
@@ -183,7 +183,7 @@ func (s *session) stmtDoneLocked(ctx context.Context, g guard, query string, err
 	if ab.abortedError(err) {
 		return s.explainAbortedLocked(err)
 	}
-	s.noteAbortLocked(query, callerOutside(), err)
+	s.noteAbortLocked(query, originOf(ctx), err)
 	if spErr != nil && s.abortedBy.spErr == nil {
 		s.abortedBy.spErr = spErr
 	}

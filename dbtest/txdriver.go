@@ -183,7 +183,7 @@ func (c *txConn) RawSQLite(ctx context.Context, query string, fn func(*sqlite3.C
 	s := c.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, err := s.checkLocked(query); err != nil {
+	if _, err := s.checkLocked(ctx, query); err != nil {
 		return err
 	}
 	sc, ok := s.conn.(sqlitedriver.Conn)

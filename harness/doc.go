@@ -237,6 +237,10 @@
 // MySQL's implicit commits on DDL, or what cleanup found as expected) go
 // into [Result.Notes]. An [Observer] is told of each step as it ends.
 //
+// dbtest's messages and lock reports place the statements a step runs,
+// and the connections it opens, at the step's line of the scenario file
+// ("lock_bug.yaml:14"), through dbtest.WithOrigin.
+//
 // # Reports
 //
 // [WriteSummary] prints an aligned table (scenario, backend, result, steps,

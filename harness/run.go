@@ -87,6 +87,7 @@ func Run(ctx context.Context, db *dbtest.DB, sc *Scenario, observe Observer) (re
 			res.Passed, res.Error = false, "harness: "+err.Error()
 		}
 	}()
+	r.ctx = dbtest.WithOrigin(ctx, sc.File+" (fixtures)")
 	if err := r.loadFixtures(); err != nil {
 		res.Passed, res.Error = false, err.Error()
 		return res
@@ -104,6 +105,8 @@ func Run(ctx context.Context, db *dbtest.DB, sc *Scenario, observe Observer) (re
 		}
 		t0 := time.Now()
 		r.detail = ""
+		// dbtest's reports name the step's line, not the engine's code.
+		r.ctx = dbtest.WithOrigin(ctx, fmt.Sprintf("%s:%d", sc.File, st.Line))
 		err, broken := r.step(st)
 		sr.Duration = time.Since(t0)
 		sr.Detail = r.detail

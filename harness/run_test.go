@@ -2,6 +2,7 @@ package harness_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -195,4 +196,42 @@ steps:
 			t.Errorf("the lock report does not name both connections:\n%s", locked.LockReport)
 		}
 	})
+}
+
+// TestStatementOriginIsTheScenarioLine: dbtest's messages and lock reports
+// name the scenario file's line of the step that ran the statement or
+// opened the connection, not the engine's Go code.
+func TestStatementOriginIsTheScenarioLine(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *dbtest.DB) {
+		res := run(t, db, `
+name: origin
+steps:
+  - create_team: {as: escaped, name: early, mode: separate}
+  - create_user: {as: erin, username: erin}
+  - sql: {query: COMMIT, expect_error: transaction_control}
+  - create_machine: {as: m, owner: erin, name: frames, table: machine_frames, mode: separate, expect_error: self_deadlock, backends: [sqlite, mysql]}
+`)
+		if len(res.Steps) < 3 {
+			t.Fatalf("ran %d steps: %s", len(res.Steps), failure(res))
+		}
+		if d := res.Steps[2].Detail; !strings.Contains(d, "COMMIT at test.yaml:6") {
+			t.Errorf("the refused COMMIT is not placed at test.yaml:6: %s", d)
+		}
+		if db.Backend() == dbtest.Postgres {
+			return
+		}
+		if len(res.Steps) != 4 || res.Steps[3].Lock == nil {
+			t.Fatalf("no lock report for the separate connection: %s", failure(res))
+		}
+		if w := res.Steps[3].Lock.Waiter; w.Role != dbtest.RoleRaw || !strings.HasPrefix(w.Location, "test.yaml:") {
+			t.Errorf("the waiting separate connection was opened at %q, want a line of test.yaml", w.Location)
+		}
+	}, dbtest.WithCleanupCheck(func(problems error) error {
+		// The escaped team and the refused COMMIT are the point; cleanup
+		// must place the COMMIT at its step too.
+		if problems == nil || !strings.Contains(problems.Error(), "COMMIT at test.yaml:6") {
+			return fmt.Errorf("cleanup does not place the COMMIT at test.yaml:6: %v", problems)
+		}
+		return nil
+	}))
 }
