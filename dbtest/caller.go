@@ -32,12 +32,20 @@ func WithOrigin(ctx context.Context, origin string) context.Context {
 // originOf returns the origin [WithOrigin] put in ctx, or else the caller
 // outside dbharness's library packages.
 func originOf(ctx context.Context) string {
+	if o := givenOrigin(ctx); o != "" {
+		return o
+	}
+	return callerOutside()
+}
+
+// givenOrigin returns the origin [WithOrigin] put in ctx, or "".
+func givenOrigin(ctx context.Context) string {
 	if ctx != nil {
 		if o, ok := ctx.Value(originKey{}).(string); ok {
 			return o
 		}
 	}
-	return callerOutside()
+	return ""
 }
 
 // callerOutside returns file:line of the first caller outside dbharness's

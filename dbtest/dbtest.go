@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -38,6 +39,7 @@ type DB struct {
 
 	mu       sync.Mutex
 	released bool
+	ended    atomic.Bool // set at the start of Release, read without mu
 }
 
 // Open returns a handle on a migrated database of backend b for the test.
@@ -153,6 +155,7 @@ func connect(ctx context.Context, b Backend, cfg *config) (*DB, error) {
 	if db.test == "" {
 		db.test = "handle " + db.id
 	}
+	db.sess.owner = fmt.Sprintf("%s (opened at %s)", db.test, cfg.openedAt)
 	currentTests.Store(sl.name, [2]string{db.test, cfg.openedAt})
 	rawTimeouts.Store(sl.name, cfg.lockTimeout)
 	rawUntraced.Store(sl.name, cfg.noTrace)
@@ -285,6 +288,7 @@ func (db *DB) Release(ctx context.Context) error {
 		return nil
 	}
 	db.released = true
+	db.ended.Store(true)
 	ctx = context.WithoutCancel(ctx)
 	db.DB.Close()
 	sessions.Delete(db.id)

@@ -48,6 +48,9 @@ type session struct {
 	// commits on its own.
 	ended  string
 	closed bool
+	// owner names the test that opened the session and where, for the
+	// error of a handle used after that test ended.
+	owner string
 	// readDB records, at close, whether the transaction had read the
 	// database (see readProbe).
 	readDB bool
@@ -94,9 +97,6 @@ func (s *session) explained(err error) error {
 	return s.explain(err)
 }
 
-// errSessionClosed is returned by handles used after their test ended.
-var errSessionClosed = errors.New("dbtest: the test that owns this handle has ended; its transaction was rolled back")
-
 // ErrTransactionControl is returned, wrapped, when code under test issues a
 // COMMIT, ROLLBACK or BEGIN statement on a handle bound to the test's
 // transaction. Executing it would end the test's transaction and let the
@@ -129,7 +129,7 @@ func (s *session) settleLocked() error {
 // usable and inspects the statement.
 func (s *session) checkLocked(ctx context.Context, query string) (stmtKind, error) {
 	if s.closed {
-		return stmtOther, errSessionClosed
+		return stmtOther, s.endedErr()
 	}
 	if s.ended != "" {
 		return stmtOther, fmt.Errorf("dbtest: %s: %w %s; the test's earlier writes are gone", s.eng.backend(), ErrTransactionRolledBack, s.ended)
@@ -299,7 +299,7 @@ func (s *session) query(ctx context.Context, query string, args []driver.NamedVa
 		}
 		return nil, aerr
 	}
-	r := &sessRows{s: s, rows: rows, stmt: closeStmt, query: query, origin: originOf(ctx)}
+	r := &sessRows{s: s, rows: rows, stmt: closeStmt, query: query, origin: givenOrigin(ctx)}
 	s.open = r
 	return r, nil
 }
@@ -362,7 +362,7 @@ func (s *session) begin(ctx context.Context) (*savepoint, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return nil, errSessionClosed
+		return nil, s.endedErr()
 	}
 	if err := s.settleLocked(); err != nil {
 		return nil, err
@@ -397,7 +397,7 @@ func (sp *savepoint) end(rollback bool) error {
 		return errors.New("dbtest: transaction already ended by an enclosing transaction")
 	}
 	if s.closed {
-		return errSessionClosed
+		return s.endedErr()
 	}
 	i := len(s.savepoints) - 1
 	for i >= 0 && s.savepoints[i] != sp {
@@ -498,7 +498,7 @@ func (st *sessStmt) QueryContext(ctx context.Context, args []driver.NamedValue) 
 		return nil, s.stmtDoneLocked(ctx, g, st.query, err)
 	}
 	s.stmtDoneLocked(ctx, g, st.query, nil)
-	r := &sessRows{s: s, rows: rows, query: st.query, origin: originOf(ctx)}
+	r := &sessRows{s: s, rows: rows, query: st.query, origin: givenOrigin(ctx)}
 	s.open = r
 	return r, nil
 }
@@ -517,7 +517,7 @@ type sessRows struct {
 	rows   driver.Rows // nil once materialized or closed
 	stmt   driver.Stmt // statement to close with the rows, if any
 	query  string
-	origin string // where the query was run, for reports
+	origin string // the query's WithOrigin, if any; else the reader's caller
 
 	cols   []string
 	types  []colType
@@ -633,7 +633,11 @@ func (r *sessRows) Next(dest []driver.Value) error {
 		err := r.rows.Next(dest)
 		if err != nil && err != io.EOF {
 			r.s.noteErr(err)
-			r.s.rowsFailedLocked(r.query, r.origin, err)
+			where := r.origin
+			if where == "" {
+				where = callerOutside()
+			}
+			r.s.rowsFailedLocked(r.query, where, err)
 			err = r.s.explained(err)
 		}
 		return err

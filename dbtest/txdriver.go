@@ -41,14 +41,19 @@ func (txDriver) OpenConnector(dsn string) (driver.Connector, error) {
 	if !ok {
 		return nil, fmt.Errorf("dbtest: DSN %q was not made by DB.DSN", dsn)
 	}
-	return txConnector{id: id}, nil
+	c := txConnector{id: id}
+	if v, ok := sessions.Load(id); ok {
+		c.owner = v.(*session).owner // to name the test once it ended
+	}
+	return c, nil
 }
 
 // txConnector hands out views of one session. It looks the session up at
 // each connection, so a pool outliving its test gets a clear error.
 type txConnector struct {
-	id string
-	s  *session // set for the handle's own pool
+	id    string
+	s     *session // set for the handle's own pool
+	owner string   // the test of the session, when it was known at sql.Open
 }
 
 func (c txConnector) Connect(context.Context) (driver.Conn, error) {
@@ -56,7 +61,7 @@ func (c txConnector) Connect(context.Context) (driver.Conn, error) {
 	if s == nil {
 		v, ok := sessions.Load(c.id)
 		if !ok {
-			return nil, errSessionClosed
+			return nil, unknownSessionErr(c.id, c.owner)
 		}
 		s = v.(*session)
 	}
@@ -64,7 +69,7 @@ func (c txConnector) Connect(context.Context) (driver.Conn, error) {
 	closed := s.closed
 	s.mu.Unlock()
 	if closed {
-		return nil, errSessionClosed
+		return nil, s.endedErr()
 	}
 	return &txConn{s: s}, nil
 }
@@ -120,7 +125,7 @@ func (c *txConn) Ping(context.Context) error {
 	c.s.mu.Lock()
 	defer c.s.mu.Unlock()
 	if c.s.closed {
-		return errSessionClosed
+		return c.s.endedErr()
 	}
 	return nil
 }
@@ -155,7 +160,7 @@ func (c *txConn) CopyFrom(ctx context.Context, tableName pgx.Identifier, columnN
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return 0, errSessionClosed
+		return 0, s.endedErr()
 	}
 	pc, ok := s.conn.(*stdlib.Conn)
 	if !ok {
