@@ -140,8 +140,8 @@ func TestMySQLAutocommitCaught(t *testing.T) {
 	mustExec(t, db, "SET autocommit = 1")
 	mustExec(t, db, "INSERT INTO items (id, name) VALUES (1, 'escapes')")
 	err := db.Release(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "no longer open") || !strings.Contains(err.Error(), "items (+1 rows)") {
-		t.Fatalf("Release = %v; want a report that the transaction ended and items (+1 rows)", err)
+	if err == nil || !strings.Contains(err.Error(), "no longer open") || !strings.Contains(err.Error(), "items (+1 row)") {
+		t.Fatalf("Release = %v; want a report that the transaction ended and items (+1 row)", err)
 	}
 	next := connectOrSkip(t, b, itemsSchema())
 	defer next.Release(context.Background())

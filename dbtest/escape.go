@@ -135,9 +135,9 @@ func diffCounts(base, now tableCounts) (diffs, tables []string) {
 		b, ok := base[name]
 		switch {
 		case !ok:
-			diffs = append(diffs, fmt.Sprintf("%s (a new table with %d rows)", name, n))
+			diffs = append(diffs, fmt.Sprintf("%s (a new table with %d %s)", name, n, rowNoun(n)))
 		case n != b:
-			diffs = append(diffs, fmt.Sprintf("%s (%+d rows)", name, n-b))
+			diffs = append(diffs, fmt.Sprintf("%s (%+d %s)", name, n-b, rowNoun(n-b)))
 		default:
 			continue
 		}
@@ -203,4 +203,12 @@ func sqliteFileMoved(c driver.Conn) bool {
 	}
 	moved, err := hm.HasMoved()
 	return err == nil && moved
+}
+
+// rowNoun is "row" for one row (either way) and "rows" otherwise.
+func rowNoun[N int | int64](n N) string {
+	if n == 1 || n == -1 {
+		return "row"
+	}
+	return "rows"
 }

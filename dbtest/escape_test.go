@@ -15,8 +15,8 @@ import (
 func escapeReported(t *testing.T, db *dbtest.DB) {
 	t.Helper()
 	err := db.Release(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "items (+1 rows)") {
-		t.Fatalf("Release = %v; want a report naming items (+1 rows)", err)
+	if err == nil || !strings.Contains(err.Error(), "items (+1 row)") {
+		t.Fatalf("Release = %v; want a report naming items (+1 row)", err)
 	}
 }
 

@@ -371,8 +371,8 @@ func TestEscapedWritesReported(t *testing.T) {
 			mustExec(t, raw, "INSERT INTO items (id, name) VALUES (9, 'escapes')")
 			raw.Close()
 			err = db.Release(context.Background())
-			if err == nil || !strings.Contains(err.Error(), "items (+1 rows)") {
-				t.Fatalf("Release = %v; want a report naming items (+1 rows)", err)
+			if err == nil || !strings.Contains(err.Error(), "items (+1 row)") {
+				t.Fatalf("Release = %v; want a report naming items (+1 row)", err)
 			}
 			var ce *dbtest.CleanupError
 			if !errors.As(err, &ce) || !slices.Equal(ce.Tables, []string{"items"}) || ce.Ended || len(ce.Statements) != 0 {
@@ -635,7 +635,7 @@ func TestSQLiteJournalVersusWAL(t *testing.T) {
 			reader.Close()
 			writer.Close()
 			err = db.Release(ctx)
-			if mode == "wal" && (err == nil || !strings.Contains(err.Error(), "items (+1 rows)")) {
+			if mode == "wal" && (err == nil || !strings.Contains(err.Error(), "items (+1 row)")) {
 				t.Errorf("the writer's commit escaped the rollback unreported: %v", err)
 			}
 		})

@@ -214,5 +214,15 @@ func (r *LockReport) String() string {
 	if r.Remedy != "" {
 		fmt.Fprintf(&b, "  fix: %s\n", r.Remedy)
 	}
-	return b.String()
+	return trimLineEnds(b.String())
+}
+
+// trimLineEnds removes the spaces and tabs that end each line of s: the
+// padding of an empty last column, or a server's own.
+func trimLineEnds(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " \t")
+	}
+	return strings.Join(lines, "\n")
 }

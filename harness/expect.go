@@ -57,9 +57,9 @@ func (r *run) expectCount(s *Step) error {
 		return err
 	}
 	if got != want {
-		return &mismatch{fmt.Sprintf("%s has %d rows, want %d", t, got, want)}
+		return &mismatch{fmt.Sprintf("%s has %s, want %d", t, plural(int(got), "row"), want)}
 	}
-	r.detail = fmt.Sprintf("%s: %d rows", t, got)
+	r.detail = fmt.Sprintf("%s: %s", t, plural(int(got), "row"))
 	return nil
 }
 
@@ -191,7 +191,7 @@ func (r *run) sql(s *Step) error {
 			return err
 		}
 		if n, err := res.RowsAffected(); err == nil {
-			r.detail = fmt.Sprintf("%d rows affected", n)
+			r.detail = fmt.Sprintf("%s affected", plural(int(n), "row"))
 		}
 		return nil
 	}
@@ -219,7 +219,7 @@ func (r *run) sql(s *Step) error {
 	if diff := cmp.Diff(want, numeric(got.Values, want), opts...); diff != "" {
 		return &mismatch{"rows differ (-want +got):\n" + diff}
 	}
-	r.detail = fmt.Sprintf("%d rows as expected", len(want))
+	r.detail = fmt.Sprintf("%s as expected", plural(len(want), "row"))
 	return nil
 }
 
@@ -301,7 +301,7 @@ func (r *run) expectRows(s *Step) error {
 		}
 	}
 	if offset < 0 || offset > f.Len() {
-		return &mismatch{fmt.Sprintf("%s has %d rows; want rows %d to %d", t, f.Len(), offset+1, offset+len(want))}
+		return &mismatch{fmt.Sprintf("%s has %s; want rows %d to %d", t, plural(f.Len(), "row"), offset+1, offset+len(want))}
 	}
 	// The rows read: those compared with want, or with all, every row.
 	end := min(offset+len(want), f.Len())
@@ -319,9 +319,9 @@ func (r *run) expectRows(s *Step) error {
 	var head string
 	switch {
 	case all && (offset != 0 || len(want) != f.Len()):
-		head = fmt.Sprintf("%s has %d rows, want exactly the %d given", t, f.Len(), len(want))
+		head = fmt.Sprintf("%s has %s, want exactly the %d given", t, plural(f.Len(), "row"), len(want))
 	case offset+len(want) > f.Len():
-		head = fmt.Sprintf("%s has %d rows; want rows %d to %d", t, f.Len(), offset+1, offset+len(want))
+		head = fmt.Sprintf("%s has %s; want rows %d to %d", t, plural(f.Len(), "row"), offset+1, offset+len(want))
 	default:
 	cells:
 		for i, row := range want {
@@ -336,7 +336,7 @@ func (r *run) expectRows(s *Step) error {
 	if head != "" {
 		return &mismatch{head + "; the rows (-want +got):\n" + rowDiff(columns, want, got, offset+1, same)}
 	}
-	r.detail = fmt.Sprintf("%s: %d rows as expected", t, len(want))
+	r.detail = fmt.Sprintf("%s: %s as expected", t, plural(len(want), "row"))
 	return nil
 }
 

@@ -184,7 +184,7 @@ func patternSeparate(ctx context.Context, b dbtest.Backend, out *PatternResult) 
 	}
 	out.Report += "\ncleanup of a test whose separate connection committed:\n  " + rerr.Error()
 	out.Happened += "; the separate connection's committed write was reported at cleanup"
-	out.OK = first && strings.Contains(rerr.Error(), "teams (+1 rows)")
+	out.OK = first && strings.Contains(rerr.Error(), "teams (+1 row)")
 	return nil
 }
 

@@ -235,3 +235,29 @@ steps:
 		return nil
 	}))
 }
+
+// TestRowCountGrammar: one row is "1 row", in details and in failures.
+func TestRowCountGrammar(t *testing.T) {
+	db := dbtest.Open(t, dbtest.SQLite)
+	res := run(t, db, `
+name: grammar
+steps:
+  - create_team: {as: a, name: alpha}
+  - expect_count: {table: teams, rows: 1}
+  - sql: {query: "UPDATE teams SET name = 'beta'"}
+  - sql: {query: "SELECT name FROM teams", rows: [[beta]]}
+  - create_team: {as: b, name: gamma}
+  - expect_count: {table: teams, rows: 2}
+  - expect_count: {table: teams, rows: 1}
+`)
+	if len(res.Steps) != 7 {
+		t.Fatalf("ran %d steps: %s", len(res.Steps), failure(res))
+	}
+	got := []string{res.Steps[1].Detail, res.Steps[2].Detail, res.Steps[3].Detail, res.Steps[5].Detail, res.Steps[6].Error}
+	want := []string{"teams: 1 row", "1 row affected", "1 row as expected", "teams: 2 rows", "teams has 2 rows, want 1"}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("got %q, want %q", got[i], want[i])
+		}
+	}
+}

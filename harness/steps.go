@@ -543,7 +543,7 @@ func (r *run) append(s *Step) error {
 	if err != nil {
 		return err
 	}
-	r.detail = fmt.Sprintf("%d rows into %s", res.Rows, table)
+	r.detail = fmt.Sprintf("%s into %s", plural(int(res.Rows), "row"), table)
 	if res.Attempts > 1 {
 		r.detail += fmt.Sprintf(" after %d attempts", res.Attempts)
 	}
