@@ -120,6 +120,11 @@ func (p *progress) end(res harness.Result) {
 	if res.Passed {
 		if !p.quiet {
 			fmt.Fprintf(p.w, "%s %s on %s  %d steps  %s\n", p.paint("✓", "32"), res.Scenario, res.Backend, ran, harness.FormatDuration(res.Duration))
+			// What dbtest noted (an implicit commit, what cleanup found as
+			// expected) stays on the screen, as in plain output.
+			for _, n := range res.Notes {
+				fmt.Fprintf(p.w, "   note %s\n", indentLines(n, "        "))
+			}
 		}
 		return
 	}

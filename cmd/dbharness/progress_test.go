@@ -118,3 +118,19 @@ func TestProgressPlain(t *testing.T) {
 		}
 	}
 }
+
+// TestProgressKeepsNotes: what dbtest noted during a passing scenario is
+// printed in live mode as in plain mode, not lost with the live line.
+func TestProgressKeepsNotes(t *testing.T) {
+	res := harness.Result{Scenario: "ddl", Backend: dbtest.MySQL, Passed: true,
+		Steps: []harness.StepResult{{Index: 1, Kind: "sql", Passed: true}},
+		Notes: []string{"dbtest: mysql: CREATE TABLE t at ddl.yaml:4 committed the test's transaction implicitly"}}
+	for _, live := range []bool{true, false} {
+		var b bytes.Buffer
+		p := &progress{w: &b, live: live, width: 200}
+		p.end(res)
+		if want := "   note " + res.Notes[0] + "\n"; !strings.Contains(b.String(), want) {
+			t.Errorf("live=%v: the note is missing from:\n%q", live, b.String())
+		}
+	}
+}
