@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -131,20 +132,22 @@ func (postgresDialect) execAfter(ctx context.Context, c driver.Conn, kept *stmtC
 }
 
 // forget deallocates every statement kept on c, in one round trip.
-func (postgresDialect) forget(ctx context.Context, c driver.Conn, kept *stmtCache) {
+func (postgresDialect) forget(ctx context.Context, c driver.Conn, kept *stmtCache) error {
+	if kept != nil {
+		kept.take() // DEALLOCATE ALL below drops them on the server
+	}
 	pc, ok := c.(*stdlib.Conn)
-	sts := kept.take()
-	if !ok || len(sts) == 0 {
-		return
+	if !ok {
+		return nil
 	}
-	pl := pc.Conn().PgConn().StartPipeline(ctx)
-	for _, st := range sts {
-		if ps, ok := st.(*pgStmt); ok {
-			pl.SendDeallocate(ps.sd.Name)
-		}
+	// pgx caches statements and their result descriptions by query. Those
+	// prepared while the test's DDL was in effect describe columns the
+	// rollback undid: the next test would get "cached plan must not
+	// change result type", or decode with the wrong types.
+	if err := pc.Conn().DeallocateAll(ctx); err != nil {
+		return fmt.Errorf("dbtest: postgres: dropping the statements prepared under the test's DDL: %w", err)
 	}
-	pl.Sync()
-	pl.Close()
+	return nil
 }
 
 // startPipeline opens a pipeline on pg with the statements of prefix.

@@ -741,10 +741,10 @@ func (s *session) close(ctx context.Context, chain bool) (stillOpen, chained boo
 		// after a test that ran plain DML and reads, all of which worked.
 		chained, err = s.tx.rollback(ctx, chain && !s.unsure)
 	}
-	if p, ok := s.eng.(savepointPipeliner); ok && s.ranDDL && s.kept != nil && err == nil {
+	if p, ok := s.eng.(savepointPipeliner); ok && s.ranDDL && err == nil {
 		// The rollback undid the test's DDL: the tables may differ from
 		// those the kept statements were prepared for.
-		p.forget(ctx, s.conn, s.kept)
+		err = p.forget(ctx, s.conn, s.kept)
 	}
 	return stillOpen, chained, err
 }

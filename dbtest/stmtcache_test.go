@@ -63,3 +63,42 @@ func TestStatementsKeptAcrossTests(t *testing.T) {
 		})
 	}
 }
+
+// TestPgxCacheAfterRolledBackDDL: a test that changed a column's type in
+// its transaction, and ran a query on it, leaves pgx's statement cache
+// describing the column as it was inside that transaction; the next test
+// on the same connection, which sees the column as it was before, must
+// still be able to run the same query.
+func TestPgxCacheAfterRolledBackDDL(t *testing.T) {
+	dbtest.Open(t, dbtest.Postgres, itemsSchema()) // skips when unavailable
+	ctx := context.Background()
+	schema := ownSchema(t.Name())
+	const query = "SELECT qty FROM items WHERE id = $1"
+	var pids [2]int
+	for i := range 2 {
+		db, err := dbtest.Connect(ctx, dbtest.Postgres, schema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pids[i] = count(t, db, "SELECT pg_backend_pid()")
+		mustExec(t, db, "INSERT INTO items (id, name, qty) VALUES (1, 'bolt', 7)")
+		if i == 0 {
+			mustExec(t, db, "ALTER TABLE items ALTER COLUMN qty TYPE TEXT")
+			var s string
+			if err := db.QueryRowContext(ctx, query, 1).Scan(&s); err != nil || s != "7" {
+				t.Fatalf("test A: %q, %v", s, err)
+			}
+		} else {
+			var n int
+			if err := db.QueryRowContext(ctx, query, 1).Scan(&n); err != nil || n != 7 {
+				t.Errorf("test B, after test A's ALTER was rolled back: %d, %v", n, err)
+			}
+		}
+		if err := db.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if pids[0] != pids[1] {
+		t.Fatalf("the tests ran on different connections (%d, %d): the test proves nothing", pids[0], pids[1])
+	}
+}

@@ -43,9 +43,10 @@ type savepointPipeliner interface {
 	// execAfter runs prefix, then query with args, then post.
 	execAfter(ctx context.Context, c driver.Conn, kept *stmtCache, prefix, post []string, query string,
 		args []driver.NamedValue) pipeResult
-	// forget drops the statements that execAfter kept, after a test
-	// whose DDL may have changed the tables they were prepared for.
-	forget(ctx context.Context, c driver.Conn, kept *stmtCache)
+	// forget drops the statements that execAfter kept (kept may be nil),
+	// and those the driver caches itself, after a test whose DDL may have
+	// changed the tables they were prepared for.
+	forget(ctx context.Context, c driver.Conn, kept *stmtCache) error
 }
 
 // pipeResult is what execAfter did.
