@@ -1,0 +1,142 @@
+package dbtest_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io/fs"
+	"testing"
+	"testing/fstest"
+
+	"github.com/easyautoml/dbharness/dbtest"
+)
+
+// seededSchema has, on every dialect, a table with generated ids and a row
+// its migration seeds (kinds), and a table whose rows refer to it (things).
+func seededSchema() dbtest.Option {
+	id := map[string]string{
+		"sqlite":   "INTEGER PRIMARY KEY AUTOINCREMENT",
+		"postgres": "SERIAL PRIMARY KEY",
+		"mysql":    "INTEGER AUTO_INCREMENT PRIMARY KEY",
+	}
+	return dbtest.WithDialectMigrations(func(dialect string) (fs.FS, error) {
+		return fstest.MapFS{"001_kinds.sql": {Data: []byte(fmt.Sprintf(`-- +goose Up
+CREATE TABLE kinds (id %[1]s, name VARCHAR(50) NOT NULL UNIQUE);
+INSERT INTO kinds (name) VALUES ('seeded');
+CREATE TABLE things (id %[1]s, kind_id INTEGER NOT NULL REFERENCES kinds (id), name VARCHAR(50) NOT NULL);
+-- +goose Down
+DROP TABLE things;
+DROP TABLE kinds;
+`, id[dialect]))}}, nil
+	})
+}
+
+// insertID inserts a thing of the seeded kind and returns its id.
+func insertID(t *testing.T, db *sql.DB, dialect, name string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	if dialect == "postgres" {
+		var id int64
+		if err := db.QueryRowContext(ctx, "INSERT INTO things (kind_id, name) VALUES (1, $1) RETURNING id", name).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	res, err := db.ExecContext(ctx, "INSERT INTO things (kind_id, name) VALUES (1, ?)", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// connectNoTx opens a handle without a transaction, or skips like Open.
+func connectNoTx(t *testing.T, b dbtest.Backend, opts ...dbtest.Option) *dbtest.DB {
+	t.Helper()
+	return connectOrSkip(t, b, append([]dbtest.Option{seededSchema(), dbtest.WithoutTransaction()}, opts...)...)
+}
+
+// TestWithoutTransactionCommitsAndRestores: code commits through the
+// handle, in transactions of its own and through a separate pool, which
+// sees the committed rows; it creates a table. The next test on the same
+// database sees the seeded row only, the table is gone, and ids restart.
+func TestWithoutTransactionCommitsAndRestores(t *testing.T) {
+	for _, b := range dbtest.Backends() {
+		t.Run(string(b), func(t *testing.T) {
+			ctx := context.Background()
+			db := connectNoTx(t, b)
+			name := db.DatabaseName()
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.ExecContext(ctx, "INSERT INTO kinds (name) VALUES ('committed')"); err != nil {
+				t.Fatal(err)
+			}
+			if err := tx.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			first := insertID(t, db.DB, db.Dialect(), "a")
+			other, err := sql.Open(db.DriverName(), db.DSN())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := count(t, other, "SELECT COUNT(*) FROM kinds"); n != 2 {
+				t.Errorf("a separate connection sees %d kinds, want 2 (seeded and committed)", n)
+			}
+			insertID(t, other, db.Dialect(), "b")
+			mustExec(t, other, "CREATE TABLE machine_7_data (x INTEGER)")
+			other.Close()
+			if n := count(t, db, "SELECT COUNT(*) FROM things"); n != 2 {
+				t.Errorf("the handle sees %d things, want 2", n)
+			}
+			if err := db.Release(ctx); err != nil {
+				t.Fatalf("Release: %v", err)
+			}
+
+			next, err := dbtest.Connect(ctx, b, seededSchema(), dbtest.WithoutTransaction())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer next.Release(ctx)
+			if next.DatabaseName() != name {
+				t.Fatalf("the next handle got %s, want the restored %s", next.DatabaseName(), name)
+			}
+			var kind string
+			if err := next.QueryRowContext(ctx, "SELECT name FROM kinds").Scan(&kind); err != nil || kind != "seeded" {
+				t.Errorf("kinds after the restore: %q, %v; want the seeded row alone", kind, err)
+			}
+			if n := count(t, next, "SELECT COUNT(*) FROM things"); n != 0 {
+				t.Errorf("%d things after the restore, want 0", n)
+			}
+			if _, err := next.ExecContext(ctx, "SELECT * FROM machine_7_data"); err == nil {
+				t.Error("the table the test created is still there")
+			}
+			if id := insertID(t, next.DB, next.Dialect(), "a"); id != first {
+				t.Errorf("the first id after the restore is %d, want %d as in the test before", id, first)
+			}
+			{
+				// The seeded kind's counter restarted after it, not at 1.
+				var id int64
+				q := "INSERT INTO kinds (name) VALUES ('again')"
+				if next.Dialect() == "postgres" {
+					if err := next.QueryRowContext(ctx, q+" RETURNING id").Scan(&id); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					res, err := next.ExecContext(ctx, q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					id, _ = res.LastInsertId()
+				}
+				if id != 2 {
+					t.Errorf("the next kind's id is %d, want 2 (after the seeded row)", id)
+				}
+			}
+		})
+	}
+}
