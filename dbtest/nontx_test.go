@@ -3,10 +3,14 @@ package dbtest_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/easyautoml/dbharness/dbtest"
 )
@@ -138,5 +142,162 @@ func TestWithoutTransactionCommitsAndRestores(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestWithoutTransactionParallel: parallel tests without a transaction
+// never share a database while they run, and none of them gets a
+// database of the transactional tests.
+func TestWithoutTransactionParallel(t *testing.T) {
+	for _, b := range dbtest.Backends() {
+		t.Run(string(b), func(t *testing.T) {
+			txName := dbtest.Open(t, b, seededSchema()).DatabaseName()
+			var mu sync.Mutex
+			inUse := map[string]bool{}
+			t.Run("group", func(t *testing.T) {
+				for i := range 4 {
+					t.Run(fmt.Sprint(i), func(t *testing.T) {
+						t.Parallel()
+						db := dbtest.Open(t, b, seededSchema(), dbtest.WithoutTransaction())
+						name := db.DatabaseName()
+						mu.Lock()
+						if inUse[name] || name == txName {
+							t.Errorf("test %d got database %s, in use by another test", i, name)
+						}
+						inUse[name] = true
+						mu.Unlock()
+						defer func() {
+							mu.Lock()
+							delete(inUse, name)
+							mu.Unlock()
+						}()
+						for j := range 5 {
+							insertID(t, db.DB, db.Dialect(), fmt.Sprintf("%d-%d", i, j))
+						}
+						if n := count(t, db, "SELECT COUNT(*) FROM things"); n != 5 {
+							t.Errorf("test %d sees %d things, want its own 5", i, n)
+						}
+					})
+				}
+			})
+		})
+	}
+}
+
+// TestWithoutTransactionRestoreFails: a separate connection the test left
+// inside a transaction holds a lock on a table at cleanup, so the restore
+// cannot empty it. Release says so, wrapping ErrRestore, and the next test
+// gets a new database, clean.
+func TestWithoutTransactionRestoreFails(t *testing.T) {
+	for _, b := range dbtest.Backends() {
+		t.Run(string(b), func(t *testing.T) {
+			ctx := context.Background()
+			db := connectNoTx(t, b, dbtest.WithLockTimeout(200*time.Millisecond))
+			name := db.DatabaseName()
+			insertID(t, db.DB, db.Dialect(), "committed")
+			other, err := sql.Open(db.DriverName(), db.DSN())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer other.Close()
+			tx, err := other.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.ExecContext(ctx, "UPDATE things SET name = 'held'"); err != nil {
+				t.Fatal(err)
+			}
+			err = db.Release(ctx)
+			tx.Rollback()
+			if !errors.Is(err, dbtest.ErrRestore) || !strings.Contains(err.Error(), name) {
+				t.Fatalf("Release = %v; want ErrRestore naming %s", err, name)
+			}
+			next, err := dbtest.Connect(ctx, b, seededSchema(), dbtest.WithoutTransaction())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer next.Release(ctx)
+			if next.DatabaseName() == name {
+				t.Errorf("the next handle got the database that could not be restored")
+			}
+			if n := count(t, next, "SELECT COUNT(*) FROM things"); n != 0 {
+				t.Errorf("the next handle sees %d things, want 0", n)
+			}
+		})
+	}
+}
+
+// TestWithoutTransactionSchemaChanged: a test that drops a migrated table
+// leaves no error, and the next test gets a new database with the table.
+func TestWithoutTransactionSchemaChanged(t *testing.T) {
+	for _, b := range dbtest.Backends() {
+		t.Run(string(b), func(t *testing.T) {
+			ctx := context.Background()
+			db := connectNoTx(t, b)
+			name := db.DatabaseName()
+			mustExec(t, db, "DROP TABLE things")
+			if err := db.Release(ctx); err != nil {
+				t.Fatalf("Release: %v", err)
+			}
+			next, err := dbtest.Connect(ctx, b, seededSchema(), dbtest.WithoutTransaction())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer next.Release(ctx)
+			if next.DatabaseName() == name {
+				t.Errorf("the next handle got %s, whose table was dropped", name)
+			}
+			if n := count(t, next, "SELECT COUNT(*) FROM things"); n != 0 {
+				t.Errorf("things has %d rows, want 0", n)
+			}
+		})
+	}
+}
+
+// TestEscapedWritesRestored: when writes escape a transactional test's
+// rollback, cleanup reports them as before, and restores the database in
+// place instead of dropping it: the next test gets it back, clean.
+func TestEscapedWritesRestored(t *testing.T) {
+	for _, b := range dbtest.Backends() {
+		t.Run(string(b), func(t *testing.T) {
+			ctx := context.Background()
+			db := connectOrSkip(t, b, seededSchema())
+			name := db.DatabaseName()
+			raw, err := sql.Open(db.RawDriverName(), db.RawDSN())
+			if err != nil {
+				t.Fatal(err)
+			}
+			insertID(t, raw, db.Dialect(), "escapes")
+			raw.Close()
+			err = db.Release(ctx)
+			if err == nil || !strings.Contains(err.Error(), "things (+1 rows)") {
+				t.Fatalf("Release = %v; want the escaped write reported", err)
+			}
+			next, err := dbtest.Connect(ctx, b, seededSchema())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer next.Release(ctx)
+			if next.DatabaseName() != name {
+				t.Errorf("the next handle got %s, want the restored %s", next.DatabaseName(), name)
+			}
+			if n := count(t, next, "SELECT COUNT(*) FROM things"); n != 0 {
+				t.Errorf("things has %d rows, want 0", n)
+			}
+			if n := count(t, next, "SELECT COUNT(*) FROM kinds"); n != 1 {
+				t.Errorf("kinds has %d rows, want the seeded one", n)
+			}
+		})
+	}
+}
+
+// TestWithoutTransactionConflicts: the options about the test's
+// transaction make no sense without one.
+func TestWithoutTransactionConflicts(t *testing.T) {
+	for _, o := range []dbtest.Option{dbtest.WithTransactionControl(), dbtest.WithStatementSavepoints(), dbtest.WithoutTransaction()} {
+		_, err := dbtest.Connect(context.Background(), dbtest.SQLite, dbtest.WithoutTransaction(), o)
+		if err == nil || !strings.Contains(err.Error(), "WithoutTransaction") {
+			t.Errorf("Connect = %v; want an error naming WithoutTransaction", err)
+		}
 	}
 }
