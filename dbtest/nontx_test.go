@@ -301,3 +301,46 @@ func TestWithoutTransactionConflicts(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkWithoutTransaction compares the per-test cost of a handle
+// without a transaction, restored at cleanup, with the transactional one
+// on the registry's schema (14 tables), for a test that writes one row.
+// "notx-rebuild" drops a migrated table, so that cleanup drops the
+// database and makes a new one (on SQLite a fresh copy of the migrated
+// template): the cost the restore in place saves. Tests never assert on
+// it.
+func BenchmarkWithoutTransaction(b *testing.B) {
+	insert := "INSERT INTO teams (name) VALUES ('x')"
+	for _, backend := range dbtest.Backends() {
+		for _, mode := range []struct {
+			name string
+			opts []dbtest.Option
+		}{
+			{"tx", nil},
+			{"notx", []dbtest.Option{dbtest.WithoutTransaction()}},
+			{"notx-rebuild", []dbtest.Option{dbtest.WithoutTransaction()}},
+		} {
+			b.Run(string(backend)+"/"+mode.name, func(b *testing.B) {
+				dbtest.Open(b, backend, mode.opts...) // skip when unavailable; warms the pool
+				ctx := context.Background()
+				for b.Loop() {
+					db, err := dbtest.Connect(ctx, backend, mode.opts...)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := db.ExecContext(ctx, insert); err != nil {
+						b.Fatal(err)
+					}
+					if mode.name == "notx-rebuild" {
+						if _, err := db.ExecContext(ctx, "DROP TABLE servers"); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if err := db.Release(ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
