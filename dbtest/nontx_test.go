@@ -344,3 +344,32 @@ func BenchmarkWithoutTransaction(b *testing.B) {
 		}
 	}
 }
+
+// TestWithoutTransactionIDsRestartAfterDelete: a test that inserted rows
+// and deleted them leaves its tables as they were but their counters
+// moved on; the next test's ids start where the first test's did.
+func TestWithoutTransactionIDsRestartAfterDelete(t *testing.T) {
+	for _, b := range dbtest.Backends() {
+		t.Run(string(b), func(t *testing.T) {
+			ctx := context.Background()
+			db := connectNoTx(t, b)
+			first := insertID(t, db.DB, db.Dialect(), "a")
+			insertID(t, db.DB, db.Dialect(), "b")
+			mustExec(t, db, "DELETE FROM things")
+			if err := db.Release(ctx); err != nil {
+				t.Fatal(err)
+			}
+			next, err := dbtest.Connect(ctx, b, seededSchema(), dbtest.WithoutTransaction())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer next.Release(ctx)
+			if next.DatabaseName() != db.DatabaseName() {
+				t.Fatalf("the next handle got %s, want the restored %s", next.DatabaseName(), db.DatabaseName())
+			}
+			if id := insertID(t, next.DB, next.Dialect(), "a"); id != first {
+				t.Errorf("the first id after the restore is %d, want %d", id, first)
+			}
+		})
+	}
+}

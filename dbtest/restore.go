@@ -47,8 +47,11 @@ type baseState struct {
 	// tables.
 	seeds []seedTable
 	// seqs are PostgreSQL's sequences that the migrations advanced, with
-	// their value; TRUNCATE ... RESTART IDENTITY restarts the others.
+	// their value; the others are restarted.
 	seqs []seqValue
+	// autoInc is MySQL's AUTO_INCREMENT of each table: a table whose
+	// counter moved is emptied even when it has no rows.
+	autoInc map[string]int64
 }
 
 type seedTable struct {
@@ -145,6 +148,11 @@ func captureBase(ctx context.Context, b Backend, sl *slot) (*baseState, error) {
 		}
 		base.seeds = append(base.seeds, st)
 	}
+	if b == MySQL {
+		if base.autoInc, err = mysqlAutoIncrements(ctx, sl.conn); err != nil {
+			return nil, err
+		}
+	}
 	if b == Postgres {
 		_, rows, err := readRows(ctx, sl.conn, `SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename), last_value
 			FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL`)
@@ -156,6 +164,23 @@ func captureBase(ctx context.Context, b Backend, sl *slot) (*baseState, error) {
 		}
 	}
 	return base, nil
+}
+
+// mysqlAutoIncrements reads the AUTO_INCREMENT of every table. MySQL 8
+// caches it in information_schema for a day unless told otherwise; MariaDB
+// has no such cache, nor the variable.
+func mysqlAutoIncrements(ctx context.Context, c driver.Conn) (map[string]int64, error) {
+	execConn(ctx, c, "SET SESSION information_schema_stats_expiry = 0", nil)
+	_, rows, err := readRows(ctx, c, `SELECT table_name, COALESCE(auto_increment, 0) FROM information_schema.tables
+		WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'`)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int64, len(rows))
+	for _, r := range rows {
+		out[asString(r[0])] = asInt(r[1])
+	}
+	return out, nil
 }
 
 func mapKeys(m tableCounts) func(func(string) bool) {
@@ -271,11 +296,9 @@ func (r *restorer) run(ctx context.Context) error {
 	if !maps2Equal(fp, r.sl.base.schema) {
 		return errSchemaChanged
 	}
-	var tables []string
-	for _, t := range slices.Sorted(mapKeys(r.sl.baseline)) {
-		if t != gooseVersionTable {
-			tables = append(tables, t)
-		}
+	tables, err := r.changedTables(ctx)
+	if err != nil {
+		return err
 	}
 	switch r.b {
 	case Postgres:
@@ -296,6 +319,43 @@ func (r *restorer) run(ctx context.Context) error {
 		return fmt.Errorf("tables still differ after the restore: %s", strings.Join(diffs, ", "))
 	}
 	return nil
+}
+
+// changedTables names the tables to empty: those with rows, where the
+// clean database has none, those the migrations seeded, and on MySQL
+// those whose AUTO_INCREMENT moved. Emptying only these costs far less
+// than emptying every table (TRUNCATE makes a new file for each). On
+// SQLite, where DELETE FROM an empty table costs nothing, it is every
+// table.
+func (r *restorer) changedTables(ctx context.Context) ([]string, error) {
+	var tables []string
+	if r.b == SQLite {
+		for _, t := range slices.Sorted(mapKeys(r.sl.baseline)) {
+			if t != gooseVersionTable {
+				tables = append(tables, t)
+			}
+		}
+		return tables, nil
+	}
+	now, err := countTables(ctx, r.b, r.sl.conn)
+	if err != nil {
+		return nil, err
+	}
+	var autoInc map[string]int64
+	if r.b == MySQL {
+		if autoInc, err = mysqlAutoIncrements(ctx, r.sl.conn); err != nil {
+			return nil, err
+		}
+	}
+	for _, t := range slices.Sorted(mapKeys(r.sl.baseline)) {
+		switch {
+		case t == gooseVersionTable:
+		case r.sl.baseline[t] > 0 || now[t] > 0,
+			autoInc != nil && autoInc[t] != r.sl.base.autoInc[t]:
+			tables = append(tables, t)
+		}
+	}
+	return tables, nil
 }
 
 // finish turns the foreign key checks back on.
@@ -347,12 +407,17 @@ func (r *restorer) dropTables(ctx context.Context, tables []string) error {
 }
 
 // restorePostgres empties the tables and restarts their sequences in one
-// statement, then seeds them again.
+// statement, restarts every other sequence the test used (one of a table
+// it emptied itself), then seeds the tables again.
 func (r *restorer) restorePostgres(ctx context.Context, tables []string) error {
 	if len(tables) > 0 {
 		if err := r.exec(ctx, "TRUNCATE "+r.quoteAll(tables)+" RESTART IDENTITY CASCADE"); err != nil {
 			return err
 		}
+	}
+	if err := r.exec(ctx, `SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, start_value, false)
+		FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL`); err != nil {
+		return err
 	}
 	if err := r.reseedServer(ctx); err != nil {
 		return err
