@@ -36,6 +36,8 @@ type DB struct {
 	test        string // the test's name, or the handle's
 	dirty       bool   // other connections committed: rebuild the database
 	checkClean  func(problems error) error
+	noTx        bool // WithoutTransaction: no test transaction, restored at cleanup
+	logf        func(format string, args ...any)
 
 	mu       sync.Mutex
 	released bool
@@ -144,10 +146,14 @@ func connect(ctx context.Context, b Backend, cfg *config) (*DB, error) {
 	if cfg.sqliteWAL && b != SQLite {
 		cfg.sqliteWAL = false // an SQLite option: the servers ignore it
 	}
-	p := getPool(prov, b, mig, slotOptions{wal: cfg.sqliteWAL})
-	db := &DB{backend: b, prov: prov, pool: p, id: strings.ToLower(rand.Text()), lockTimeout: cfg.lockTimeout, checkClean: cfg.cleanupCheck}
+	p := getPool(prov, b, mig, slotOptions{wal: cfg.sqliteWAL, noTx: cfg.noTx})
+	db := &DB{backend: b, prov: prov, pool: p, id: strings.ToLower(rand.Text()), lockTimeout: cfg.lockTimeout,
+		checkClean: cfg.cleanupCheck, noTx: cfg.noTx, logf: cfg.logf}
 	if err := db.takeSlot(ctx, cfg); err != nil {
 		return nil, err
+	}
+	if db.noTx {
+		return db.connectNoTx(cfg)
 	}
 	sl, eng := db.slot, prov.engine()
 	db.sess = &session{eng: eng, conn: sl.conn, tx: sl.tx, kept: sl.stmts, logf: cfg.logf, passTxControl: cfg.passTxControl, stmtSP: cfg.stmtSP}
@@ -245,7 +251,11 @@ func (db *DB) begin(ctx context.Context, eng engine, lockTimeout time.Duration) 
 		if err != nil {
 			return err
 		}
-		sl.baseline = counts
+		base, err := captureBase(ctx, db.backend, &slot{conn: sl.conn, baseline: counts})
+		if err != nil {
+			return err
+		}
+		sl.baseline, sl.base = counts, base
 	}
 	if db.backend != SQLite && sl.serverID == 0 {
 		id, err := serverSessionID(ctx, db.backend, sl.conn)
@@ -259,6 +269,9 @@ func (db *DB) begin(ctx context.Context, eng engine, lockTimeout time.Duration) 
 			return err
 		}
 		sl.lockTimeout = lockTimeout
+	}
+	if db.noTx {
+		return nil // the connection waits, outside any transaction, for cleanup
 	}
 	if db.backend == SQLite {
 		// The version as of the connection's last read: a commit since
@@ -290,6 +303,9 @@ func (db *DB) Release(ctx context.Context) error {
 	db.released = true
 	db.ended.Store(true)
 	ctx = context.WithoutCancel(ctx)
+	if db.noTx {
+		return db.releaseNoTx(ctx)
+	}
 	db.DB.Close()
 	sessions.Delete(db.id)
 	s := db.sess
@@ -342,6 +358,11 @@ func (db *DB) Release(ctx context.Context) error {
 		}
 	}
 	currentTests.Delete(db.slot.name)
+	if !clean && err == nil {
+		// Committed writes: restore the database in place when its schema
+		// is the migrated one, which costs less than a new database.
+		clean = restore(rctx, db.backend, db.slot) == nil
+	}
 	if rerr := db.pool.release(rctx, db.slot, clean); rerr != nil && s.logf != nil {
 		s.logf("%v", rerr)
 	}
@@ -413,13 +434,26 @@ func (db *DB) Backend() Backend { return db.backend }
 func (db *DB) Dialect() string { return string(db.backend) }
 
 // DriverName is the database/sql driver name for [DB.DSN].
-func (db *DB) DriverName() string { return txDriverName }
+func (db *DB) DriverName() string {
+	if db.noTx {
+		return db.RawDriverName()
+	}
+	return txDriverName
+}
 
 // DSN returns a data source name that lands on the test's transaction:
 // sql.Open(db.DriverName(), db.DSN()) gives a pool for code under test that
 // insists on opening its own, and everything it does is rolled back with
 // the test.
-func (db *DB) DSN() string { return txDriverName + ":" + db.id }
+//
+// Under [WithoutTransaction] there is no test transaction: DriverName and
+// DSN are then those of [DB.RawDriverName] and [DB.RawDSN].
+func (db *DB) DSN() string {
+	if db.noTx {
+		return db.RawDSN()
+	}
+	return txDriverName + ":" + db.id
+}
 
 // RawDriverName is the database/sql driver name for [DB.RawDSN]: a wrapper
 // of the backend's own driver (pgx, go-sql-driver/mysql or ncruces) that

@@ -48,8 +48,44 @@
 // statements, since plain DML and reads cannot end a transaction.
 //
 // When a test leaves its database dirty (a write that escaped the
-// transaction, or MySQL's implicit commit), the database is dropped rather
-// than reused, and the next test gets a fresh one.
+// transaction, or MySQL's implicit commit), cleanup still reports it as
+// before, and then restores the database in place, as it does for tests
+// without a transaction (below): it is reused only once it holds exactly
+// what its migrations left. A database whose migrated tables the test
+// dropped or altered, or that cannot be restored, is dropped instead, and
+// the next test gets a fresh one.
+//
+// # Tests without a transaction
+//
+// Code that must commit (it opens its own transactions and checks what
+// other connections see, or runs DDL on MySQL) gets a handle with
+// [WithoutTransaction], like pytest-django's transaction=True: a plain
+// pool of connections to a database of its own, where every statement
+// commits, and where sql.Open(db.DriverName(), db.DSN()) sees what was
+// committed. Load the fixtures through the handle first; they are
+// committed too.
+//
+// At cleanup dbtest restores the database: it drops the tables the test
+// created, empties the tables that hold rows, restarts the identity
+// counters (PostgreSQL's sequences, MySQL's AUTO_INCREMENT, SQLite's
+// sqlite_sequence) so the next test's ids are those this one got, and
+// inserts again the rows the migrations seeded; goose's version table
+// keeps its rows. On PostgreSQL that is TRUNCATE ... RESTART IDENTITY
+// CASCADE in one statement, on MySQL TRUNCATE TABLE per table with
+// FOREIGN_KEY_CHECKS off, on SQLite DELETE in one transaction, which costs
+// half of a fresh copy of the migrated template and a new connection
+// (BenchmarkWithoutTransaction). A test that dropped or altered a migrated
+// table gets its database dropped and a new one migrated. A restore that
+// fails, typically because a connection the test left open holds a lock
+// on a table, fails the test with [ErrRestore] and drops the database.
+//
+// These handles take their databases from a pool of their own, so a
+// transactional test never runs on a database that a test without a
+// transaction is committing to, and parallel tests without a transaction
+// each get their own database. Each costs more than a rollback: a new
+// connection for its pool, and the restore (several statements, and
+// TRUNCATE makes new files on the servers): keep it for the tests that
+// need it.
 //
 // # Connections, savepoints and the shared-transaction driver
 //

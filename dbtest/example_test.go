@@ -141,3 +141,44 @@ func ExampleLockError() {
 	// holder: the test transaction holds RESERVED
 	// fix mentions db.DSN(): true
 }
+
+// A test of code that must commit takes a handle without the test
+// transaction. What it commits, a separate connection sees; at cleanup
+// dbtest empties the tables, so the next run starts clean.
+func ExampleWithoutTransaction() {
+	testExport := func(t *testing.T) {
+		db := dbtest.Open(t, dbtest.SQLite, dbtest.WithMigrations(os.DirFS("testdata/migrations")),
+			dbtest.WithoutTransaction())
+		ctx := t.Context()
+		// The code under test commits in a transaction of its own.
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO items (id, name, qty) VALUES (1, 'bolt', 10)"); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		// A pool of its own, such as an export job opens, sees the row.
+		export, err := sql.Open(db.DriverName(), db.DSN())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer export.Close()
+		var n int
+		if err := export.QueryRowContext(ctx, "SELECT COUNT(*) FROM items").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Println("items the export sees:", n)
+	}
+	fmt.Println("first run passed:", exampletest.Run("ExampleWithoutTransaction", testExport))
+	// The restore emptied items: inserting id 1 again works.
+	fmt.Println("second run passed:", exampletest.Run("ExampleWithoutTransaction", testExport))
+	// Output:
+	// items the export sees: 1
+	// first run passed: true
+	// items the export sees: 1
+	// second run passed: true
+}

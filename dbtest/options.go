@@ -42,6 +42,7 @@ type config struct {
 	cleanupCheck  func(problems error) error
 	noTrace       bool
 	stmtSP        bool   // WithStatementSavepoints
+	noTx          bool   // WithoutTransaction
 	testName      string // the test that opens the handle
 	openedAt      string // file:line of the code that asked for it
 }
@@ -170,7 +171,7 @@ func WithLogf(logf func(format string, args ...any)) Option {
 // changed, and it rebuilds the database for the next test.
 func WithTransactionControl() Option {
 	return optionFunc(func(c *config) error {
-		if err := c.once("WithTransactionControl"); err != nil {
+		if err := c.once("WithTransactionControl", "WithoutTransaction"); err != nil {
 			return err
 		}
 		c.passTxControl = true
@@ -250,10 +251,46 @@ func WithoutLockTrace() Option {
 // nothing there.
 func WithStatementSavepoints() Option {
 	return optionFunc(func(c *config) error {
-		if err := c.once("WithStatementSavepoints"); err != nil {
+		if err := c.once("WithStatementSavepoints", "WithoutTransaction"); err != nil {
 			return err
 		}
 		c.stmtSP = true
+		return nil
+	})
+}
+
+// WithoutTransaction gives the test a database without the transaction:
+// the handle is a plain pool of connections to the test's own database,
+// for code that must commit (pytest-django's transaction=True). The code
+// under test may BEGIN and COMMIT as it likes, and connections it opens
+// itself with sql.Open(db.DriverName(), db.DSN()) see what it committed.
+// Load fixtures through the handle at the start of the test, as usual:
+// they are committed too.
+//
+// At cleanup dbtest restores the database in place instead of rolling
+// back: it drops the tables the test created, empties every table but
+// goose's version table and restarts their identity counters (TRUNCATE
+// ... RESTART IDENTITY CASCADE on PostgreSQL, TRUNCATE TABLE per table
+// with FOREIGN_KEY_CHECKS off on MySQL, DELETE and sqlite_sequence on
+// SQLite), then inserts again the rows the migrations seeded. A test that
+// dropped or altered a migrated table gets its database dropped and a new
+// one migrated instead. A restore that fails (a connection the test left
+// open holding a lock, say) fails the test with [ErrRestore], and the
+// database is dropped.
+//
+// Such handles take their databases from a pool of their own: a
+// transactional test never shares a database with one, and parallel tests
+// without a transaction each get their own database, as transactional
+// ones do. Restoring costs more than a rollback (see
+// BenchmarkWithoutTransaction): keep the option for the tests that need
+// it. It conflicts with [WithTransactionControl] and
+// [WithStatementSavepoints], which are about the test's transaction.
+func WithoutTransaction() Option {
+	return optionFunc(func(c *config) error {
+		if err := c.once("WithoutTransaction", "WithTransactionControl", "WithStatementSavepoints"); err != nil {
+			return err
+		}
+		c.noTx = true
 		return nil
 	})
 }

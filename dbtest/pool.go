@@ -59,6 +59,8 @@ type slot struct {
 	lockTimeout time.Duration // in force on conn
 	serverID    int64         // conn's server session id, 0 until asked
 	baseline    tableCounts   // row counts of the clean database
+	base        *baseState    // its schema and seeded rows, for restore
+	seedDB      string        // SQLite: URI of the migrated template, to copy seeded rows from
 }
 
 // connect (re)opens the slot's connection.
@@ -163,7 +165,8 @@ func (stmtTxControl) close() {}
 // slotOptions are the options that make databases differ, beyond their
 // migrations.
 type slotOptions struct {
-	wal bool // SQLite: a file in WAL mode instead of memory
+	wal  bool // SQLite: a file in WAL mode instead of memory
+	noTx bool // for tests without a transaction: a pool of their own
 }
 
 // A pool holds the slots of one backend, one set of migrations and one set

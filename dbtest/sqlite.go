@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -213,6 +214,7 @@ type sqliteProvider struct {
 
 	mu        sync.Mutex
 	templates map[string][]byte // by migration key
+	seedDBs   map[string]string // URI of a read-only copy of each template, by migration key
 	seq       int
 	dir       string // file databases, made on first use
 }
@@ -303,6 +305,7 @@ func (p *sqliteProvider) newSlot(ctx context.Context, m *migrationSet, o slotOpt
 	p.mu.Lock()
 	p.seq++
 	seq := p.seq
+	seed := p.seedDBLocked(m.key, tmpl)
 	p.mu.Unlock()
 	if o.wal {
 		dir, err := p.fileDir()
@@ -314,12 +317,29 @@ func (p *sqliteProvider) newSlot(ctx context.Context, m *migrationSet, o slotOpt
 			return nil, fmt.Errorf("dbtest: sqlite: %w", err)
 		}
 		conn := &sqliteConnector{path: path, wal: true, role: RoleTestTx, lockTimeout: DefaultLockTimeout}
-		return &slot{name: path, connector: conn, lockTimeout: DefaultLockTimeout}, nil
+		return &slot{name: path, connector: conn, lockTimeout: DefaultLockTimeout, seedDB: seed}, nil
 	}
 	name := fmt.Sprintf("dbtest-%s-%d", p.token, seq)
 	memdb.Create(name, append([]byte(nil), tmpl...))
 	conn := &sqliteConnector{path: "/" + name, role: RoleTestTx, lockTimeout: DefaultLockTimeout}
-	return &slot{name: name, connector: conn, lockTimeout: DefaultLockTimeout}, nil
+	return &slot{name: name, connector: conn, lockTimeout: DefaultLockTimeout, seedDB: seed}, nil
+}
+
+// seedDBLocked returns the URI of a read-only in-memory copy of the
+// template of migration key, made on first use: restore copies the rows
+// the migrations seeded from it.
+func (p *sqliteProvider) seedDBLocked(key string, tmpl []byte) string {
+	if uri, ok := p.seedDBs[key]; ok {
+		return uri
+	}
+	if p.seedDBs == nil {
+		p.seedDBs = make(map[string]string)
+	}
+	name := fmt.Sprintf("dbtest-%s-seed-%d", p.token, len(p.seedDBs))
+	memdb.Create(name, append([]byte(nil), tmpl...))
+	uri := "file:/" + name + "?vfs=memdb&mode=ro"
+	p.seedDBs[key] = uri
+	return uri
 }
 
 // fileDir is the directory of this process's file databases.
@@ -354,6 +374,10 @@ func (p *sqliteProvider) dropSlot(_ context.Context, sl *slot) error {
 func (p *sqliteProvider) close(context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	for _, uri := range p.seedDBs {
+		memdb.Delete(strings.TrimPrefix(uri[:strings.IndexByte(uri, '?')], "file:/"))
+	}
+	p.seedDBs = nil
 	if p.dir != "" {
 		os.RemoveAll(p.dir)
 		p.dir = ""

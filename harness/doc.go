@@ -27,16 +27,20 @@
 //	expect_error: KIND     the step must fail with an error of that kind
 //	backends: [sqlite]     the step runs only on these backends
 //
-// The steps run in order, in one transaction: the handle's. The scenario
-// stops at the first step that fails.
+// The steps run in order, in one transaction: the handle's (unless the
+// scenario says transaction: none). The scenario stops at the first step
+// that fails.
 //
 // # Settings of the handle
 //
-// Four more keys, next to name and steps, say what the scenario needs of
+// Five more keys, next to name and steps, say what the scenario needs of
 // its handle; [Scenario.Options] turns them into dbtest options:
 //
 //	sqlite_journal: wal        SQLite in WAL mode (default rollback: the rollback journal)
 //	lock_timeout: 100ms        how long a statement waits for a lock (dbtest's default 1s)
+//	transaction: none          no test transaction: the steps commit, and the database is
+//	                           restored after the scenario (dbtest.WithoutTransaction;
+//	                           default test: one transaction, rolled back)
 //	transaction_control: pass  COMMIT and ROLLBACK on the handle go through (default refuse)
 //	expect_cleanup:            what dbtest's cleanup must find, instead of failing the run:
 //	  statements: [COMMIT]       the statements that ended or tried to end the transaction

@@ -239,7 +239,7 @@ func Parse(file string, data []byte) (*Scenario, error) {
 			sc.fixtureAt = v.Content
 		case "steps":
 			stepsNode = v
-		case "sqlite_journal", "lock_timeout", "transaction_control", "expect_cleanup":
+		case "sqlite_journal", "lock_timeout", "transaction", "transaction_control", "expect_cleanup":
 			if err := sc.settings.parse(file, k, v); err != nil {
 				return nil, err
 			}
@@ -321,7 +321,7 @@ func Parse(file string, data []byte) (*Scenario, error) {
 	return sc, nil
 }
 
-var scenarioKeys = []string{"name", "description", "fixtures", "steps", "sqlite_journal", "lock_timeout", "transaction_control", "expect_cleanup"}
+var scenarioKeys = []string{"name", "description", "fixtures", "steps", "sqlite_journal", "lock_timeout", "transaction", "transaction_control", "expect_cleanup"}
 
 func noAliases(file string, n *yaml.Node) error {
 	if n.Kind == yaml.AliasNode || n.Anchor != "" {

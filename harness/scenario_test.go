@@ -35,7 +35,7 @@ func TestMalformed(t *testing.T) {
 			"harness: bad.yaml:2:11: fixtures: want a list of fixture sets (base, or files)"},
 		{"top-level keys are known",
 			"name: x\nstepz: []\n",
-			`harness: bad.yaml:2:1: unknown key "stepz" (did you mean steps?) (want name, description, fixtures, steps, sqlite_journal, lock_timeout, transaction_control, expect_cleanup)`},
+			`harness: bad.yaml:2:1: unknown key "stepz" (did you mean steps?) (want name, description, fixtures, steps, sqlite_journal, lock_timeout, transaction, transaction_control, expect_cleanup)`},
 		{"a top-level key is given once",
 			"name: x\nname: y\nsteps:\n  - sql: {query: SELECT 1}\n",
 			`harness: bad.yaml:2:1: "name" given twice (first at line 1)`},

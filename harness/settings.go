@@ -13,11 +13,14 @@ import (
 )
 
 // settings are what a scenario asks of its handle: the keys sqlite_journal,
-// lock_timeout, transaction_control and expect_cleanup of its file.
+// lock_timeout, transaction, transaction_control and expect_cleanup of its
+// file.
 type settings struct {
 	wal         bool
 	lockTimeout time.Duration
 	passTxCtl   bool
+	noTx        bool
+	txAt        *yaml.Node // where transaction or transaction_control is set, for their conflict
 	cleanup     *cleanupExpectation
 }
 
@@ -52,6 +55,17 @@ func (s *settings) parse(file string, k, v *yaml.Node) error {
 			return fail(v, "want refuse (dbtest's default) or pass")
 		}
 		s.passTxCtl = v.Value == "pass"
+		if err := s.txConflict(file, k); err != nil {
+			return err
+		}
+	case "transaction":
+		if v.Kind != yaml.ScalarNode || (v.Value != "test" && v.Value != "none") {
+			return fail(v, "want test (dbtest's default: the scenario runs in one transaction, rolled back) or none (it commits; the database is restored after it)")
+		}
+		s.noTx = v.Value == "none"
+		if err := s.txConflict(file, k); err != nil {
+			return err
+		}
 	case "expect_cleanup":
 		if v.Kind != yaml.MappingNode {
 			return fail(v, "want a mapping with statements and tables")
@@ -87,9 +101,20 @@ func (s *settings) parse(file string, k, v *yaml.Node) error {
 	return nil
 }
 
+// txConflict refuses transaction: none next to transaction_control: pass,
+// which is about the transaction the first one removes.
+func (s *settings) txConflict(file string, k *yaml.Node) error {
+	if s.noTx && s.passTxCtl {
+		return &Error{File: file, Line: k.Line, Column: k.Column,
+			Msg: fmt.Sprintf("%s: transaction: none and transaction_control: pass conflict (without a transaction, COMMIT goes through anyway; see line %d)", k.Value, s.txAt.Line)}
+	}
+	s.txAt = k
+	return nil
+}
+
 // Options returns the dbtest options of the handle the scenario wants:
-// SQLite's WAL mode, a lock timeout, COMMIT let through, a check of what
-// cleanup finds. [RunOn] passes them to dbtest.Connect; a test that runs a
+// SQLite's WAL mode, a lock timeout, COMMIT let through, no transaction
+// at all (dbtest.WithoutTransaction), a check of what cleanup finds. [RunOn] passes them to dbtest.Connect; a test that runs a
 // scenario on a handle of its own passes them to dbtest.Open or
 // dbtest.Each.
 func (sc *Scenario) Options() []dbtest.Option { return sc.options(sc.CheckCleanup) }
@@ -106,6 +131,9 @@ func (sc *Scenario) options(check func(error) error) []dbtest.Option {
 	}
 	if sc.settings.passTxCtl {
 		opts = append(opts, dbtest.WithTransactionControl())
+	}
+	if sc.settings.noTx {
+		opts = append(opts, dbtest.WithoutTransaction())
 	}
 	if sc.settings.cleanup != nil {
 		opts = append(opts, dbtest.WithCleanupCheck(check))

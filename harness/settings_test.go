@@ -107,3 +107,47 @@ steps:
 		t.Errorf("error %q; want it to name step 4 (commit) and the self-deadlock", res.Error)
 	}
 }
+
+// TestTransactionSetting: transaction: none gives the handle
+// dbtest.WithoutTransaction; a bad value, or a conflict with
+// transaction_control: pass, is an error naming the file and line.
+func TestTransactionSetting(t *testing.T) {
+	cases := []struct {
+		reason  string
+		yaml    string
+		wantErr string // "" when it parses
+		opts    int
+	}{
+		{"none", "transaction: none\n", "", 1},
+		{"test, the default", "transaction: test\n", "", 0},
+		{"a bad value", "transaction: off\n", "harness: tx.yaml:2:14: transaction: want test", 0},
+		{"not a scalar", "transaction: [none]\n", "harness: tx.yaml:2:14: transaction: want test", 0},
+		{"with transaction_control: pass after it", "transaction: none\ntransaction_control: pass\n",
+			"harness: tx.yaml:3:1: transaction_control: transaction: none and transaction_control: pass conflict", 0},
+		{"with transaction_control: pass before it", "transaction_control: pass\ntransaction: none\n",
+			"harness: tx.yaml:3:1: transaction: transaction: none and transaction_control: pass conflict", 0},
+	}
+	for _, c := range cases {
+		sc, err := harness.Parse("tx.yaml", []byte("name: tx\n"+c.yaml+"steps:\n  - sql: {query: SELECT 1}\n"))
+		switch {
+		case c.wantErr == "" && err != nil:
+			t.Errorf("%s: %v", c.reason, err)
+		case c.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), c.wantErr)):
+			t.Errorf("%s:\n got %v\nwant %s...", c.reason, err, c.wantErr)
+		case err == nil && len(sc.Options()) != c.opts:
+			t.Errorf("%s: %d options, want %d", c.reason, len(sc.Options()), c.opts)
+		}
+	}
+	sc, err := harness.Parse("tx.yaml", []byte("name: tx\ntransaction: none\nsteps:\n  - sql: {query: SELECT 1}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := dbtest.Connect(context.Background(), dbtest.SQLite, sc.Options()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Release(context.Background())
+	if db.DriverName() != db.RawDriverName() {
+		t.Errorf("transaction: none gives a handle on driver %s, want the raw %s (no test transaction)", db.DriverName(), db.RawDriverName())
+	}
+}

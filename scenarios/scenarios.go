@@ -36,6 +36,10 @@
 //	lock_bug_commit_refused       6  COMMIT from inside, refused by dbtest and named at cleanup
 //	lock_bug_commit_from_inside   6  COMMIT let through: the test's rows escape, and cleanup
 //	                                 catches it, naming the statement and the table
+//	separate_connection_without_transaction
+//	                              1  the same code without a test transaction
+//	                                 (transaction: none): every step commits, the separate
+//	                                 connection sees them, and the database is restored after
 //
 // # Running them
 //

@@ -69,3 +69,34 @@ func TestScenarios(t *testing.T) {
 		})
 	}
 }
+
+// TestScenarioWithoutTransactionRunsAgain: a scenario with transaction:
+// none commits, and dbtest restores its database after it: run again on
+// the same database, it finds the same state and passes again (its user,
+// machine and data table would otherwise exist already), and a
+// transactional scenario never gets that database.
+func TestScenarioWithoutTransactionRunsAgain(t *testing.T) {
+	sc, err := harness.ParseFile(scenarios.FS, "separate_connection_without_transaction.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range dbtest.Backends() {
+		t.Run(string(b), func(t *testing.T) {
+			txName := dbtest.Open(t, b).DatabaseName()
+			var names []string
+			for i := range 2 {
+				db := dbtest.Open(t, b, sc.Options()...)
+				names = append(names, db.DatabaseName())
+				if res := harness.Run(t.Context(), db, sc, nil); !res.Passed {
+					t.Fatalf("run %d: %s", i+1, res.Failure())
+				}
+				if err := db.Release(t.Context()); err != nil {
+					t.Fatalf("run %d: cleanup: %v", i+1, err)
+				}
+			}
+			if names[0] != names[1] || names[0] == txName {
+				t.Errorf("databases %v (transactional: %s); want the same one twice, restored, not the transactional one", names, txName)
+			}
+		})
+	}
+}

@@ -1,0 +1,547 @@
+package dbtest
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Restoring a database in place. A test without a transaction
+// ([WithoutTransaction]) commits, and a transactional test whose writes
+// escaped its rollback leaves committed rows too. Rather than drop the
+// database and migrate a new one, dbtest brings it back to the state its
+// migrations left: it drops the tables the test created, empties every
+// table but goose's version table, restarts their identity counters, and
+// inserts again the rows the migrations seeded. It does so only when the
+// tables the migrations made are still there, column for column, and
+// their indexes too (the schema fingerprint); a test that dropped or
+// altered one gets a new database instead.
+
+// gooseVersionTable is goose's table of applied migrations: it keeps its
+// rows.
+const gooseVersionTable = "goose_db_version"
+
+// ErrRestore is returned, wrapped, by [DB.Release] when a database could
+// not be restored after a test without a transaction ([WithoutTransaction])
+// committed to it: typically a connection the test left open still holds
+// a lock on a table. The message names the statement that failed. The
+// database is dropped instead, and the next test gets a new one.
+var ErrRestore = errors.New("restoring the database after the test failed")
+
+// errSchemaChanged says the test changed the schema the migrations made:
+// the database is rebuilt rather than restored.
+var errSchemaChanged = errors.New("the schema differs from the migrated one")
+
+// baseState is what a clean database holds beyond its row counts: the
+// schema fingerprint of each object, keyed by the table it belongs to,
+// and the rows its migrations seeded.
+type baseState struct {
+	schema map[string]string
+	// seeds are the rows of every table (but goose's) that the migrations
+	// left rows in; empty for most schemas. On SQLite they are copied
+	// from the template instead (slot.seedDB), and seeds only names the
+	// tables.
+	seeds []seedTable
+	// seqs are PostgreSQL's sequences that the migrations advanced, with
+	// their value; the others are restarted.
+	seqs []seqValue
+	// autoInc is MySQL's AUTO_INCREMENT of each table: a table whose
+	// counter moved is emptied even when it has no rows.
+	autoInc map[string]int64
+}
+
+type seedTable struct {
+	table string
+	cols  []string
+	rows  [][]driver.Value
+}
+
+type seqValue struct {
+	name  string
+	value int64
+}
+
+// schemaSQL lists each schema object as a (table, description) pair: the
+// table's columns and types, its indexes, and views as tables of their
+// own.
+func schemaSQL(b Backend) string {
+	switch b {
+	case Postgres:
+		return `SELECT c.relname, c.relkind::text || ' ' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || ' ' || a.attnotnull::text
+			FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+			WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+			UNION ALL
+			SELECT t.relname, 'index ' || i.relname || ' ' || pg_get_indexdef(x.indexrelid)
+			FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
+			WHERE t.relnamespace = current_schema()::regnamespace`
+	case MySQL:
+		return `SELECT table_name, CONCAT('column ', column_name, ' ', column_type, ' ', is_nullable)
+			FROM information_schema.columns WHERE table_schema = DATABASE()
+			UNION ALL
+			SELECT table_name, CONCAT('index ', index_name, ' ', seq_in_index, ' ', column_name, ' ', non_unique)
+			FROM information_schema.statistics WHERE table_schema = DATABASE()`
+	}
+	return `SELECT tbl_name, type || ' ' || name || ' ' || coalesce(sql, '') FROM sqlite_master
+		WHERE name NOT LIKE 'sqlite\_%' ESCAPE '\'`
+}
+
+// schemaFingerprint describes the schema of c's database, table by table.
+func schemaFingerprint(ctx context.Context, b Backend, c driver.Conn) (map[string]string, error) {
+	rows, st, err := queryConn(ctx, c, schemaSQL(b), nil)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		rows.Close()
+		if st != nil {
+			st.Close()
+		}
+	}()
+	parts := map[string][]string{}
+	dest := make([]driver.Value, len(rows.Columns()))
+	for rows.Next(dest) == nil {
+		t, d := asString(dest[0]), asString(dest[1])
+		parts[t] = append(parts[t], d)
+	}
+	out := make(map[string]string, len(parts))
+	for t, p := range parts {
+		sort.Strings(p)
+		out[t] = strings.Join(p, "\n")
+	}
+	return out, nil
+}
+
+func asString(v driver.Value) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case []byte:
+		return string(v)
+	case nil:
+		return ""
+	}
+	return fmt.Sprint(v)
+}
+
+// captureBase records the base state of sl's clean database: its schema,
+// the rows its migrations seeded and, on PostgreSQL, the sequences they
+// advanced.
+func captureBase(ctx context.Context, b Backend, sl *slot) (*baseState, error) {
+	fp, err := schemaFingerprint(ctx, b, sl.conn)
+	if err != nil {
+		return nil, err
+	}
+	base := &baseState{schema: fp}
+	for _, t := range slices.Sorted(mapKeys(sl.baseline)) {
+		if sl.baseline[t] == 0 || t == gooseVersionTable {
+			continue
+		}
+		st := seedTable{table: t}
+		if b != SQLite {
+			if st.cols, st.rows, err = readRows(ctx, sl.conn, "SELECT * FROM "+quoteIdent(b, t)); err != nil {
+				return nil, fmt.Errorf("reading the rows the migrations seeded in %s: %w", t, err)
+			}
+		}
+		base.seeds = append(base.seeds, st)
+	}
+	if b == MySQL {
+		if base.autoInc, err = mysqlAutoIncrements(ctx, sl.conn); err != nil {
+			return nil, err
+		}
+	}
+	if b == Postgres {
+		_, rows, err := readRows(ctx, sl.conn, `SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename), last_value
+			FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL`)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			base.seqs = append(base.seqs, seqValue{asString(r[0]), asInt(r[1])})
+		}
+	}
+	return base, nil
+}
+
+// mysqlAutoIncrements reads the AUTO_INCREMENT of every table. MySQL 8
+// caches it in information_schema for a day unless told otherwise; MariaDB
+// has no such cache, nor the variable.
+func mysqlAutoIncrements(ctx context.Context, c driver.Conn) (map[string]int64, error) {
+	execConn(ctx, c, "SET SESSION information_schema_stats_expiry = 0", nil)
+	_, rows, err := readRows(ctx, c, `SELECT table_name, COALESCE(auto_increment, 0) FROM information_schema.tables
+		WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'`)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int64, len(rows))
+	for _, r := range rows {
+		out[asString(r[0])] = asInt(r[1])
+	}
+	return out, nil
+}
+
+func mapKeys(m tableCounts) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// readRows reads every row of a query into memory.
+func readRows(ctx context.Context, c driver.Conn, query string) ([]string, [][]driver.Value, error) {
+	rows, st, err := queryConn(ctx, c, query, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer func() {
+		rows.Close()
+		if st != nil {
+			st.Close()
+		}
+	}()
+	cols := rows.Columns()
+	var out [][]driver.Value
+	for {
+		dest := make([]driver.Value, len(cols))
+		if err := rows.Next(dest); err != nil {
+			break
+		}
+		for i, v := range dest {
+			if b, ok := v.([]byte); ok {
+				dest[i] = append([]byte(nil), b...)
+			}
+		}
+		out = append(out, dest)
+	}
+	return cols, out, nil
+}
+
+// restore brings sl's database back to its base state, in place. It
+// returns errSchemaChanged when the test changed the migrated schema (the
+// caller then rebuilds the database), and otherwise the error of the
+// statement that failed.
+func restore(ctx context.Context, b Backend, sl *slot) error {
+	if sl.conn == nil || sl.base == nil || sl.baseline == nil {
+		return errSchemaChanged
+	}
+	if b == SQLite && sqliteFileMoved(sl.conn) {
+		return errSchemaChanged
+	}
+	if sl.chained { // a transaction the last rollback began: not this one's
+		if _, err := execConn(ctx, sl.conn, "ROLLBACK", nil); err != nil {
+			return err
+		}
+		sl.chained = false
+	}
+	r := restorer{b: b, sl: sl}
+	err := r.run(ctx)
+	if cerr := r.finish(ctx); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// restorer runs the statements of one restore on a slot's connection.
+type restorer struct {
+	b     Backend
+	sl    *slot
+	fkOff bool // MySQL's FOREIGN_KEY_CHECKS or SQLite's foreign_keys is off
+}
+
+func (r *restorer) exec(ctx context.Context, query string, args ...driver.Value) error {
+	if _, err := execConn(ctx, r.sl.conn, query, namedValues(args)); err != nil {
+		return fmt.Errorf("%s: %w", statementHead(query), err)
+	}
+	return nil
+}
+
+func (r *restorer) run(ctx context.Context) error {
+	names, err := queryStrings(ctx, r.sl.conn, listTablesSQL(r.b))
+	if err != nil {
+		return err
+	}
+	var created []string
+	for _, n := range names {
+		if _, ok := r.sl.baseline[n]; !ok {
+			created = append(created, n)
+		}
+	}
+	if r.b != Postgres {
+		// Off for the connection, outside any transaction (SQLite ignores
+		// the pragma inside one).
+		q := "SET FOREIGN_KEY_CHECKS = 0"
+		if r.b == SQLite {
+			q = "PRAGMA foreign_keys = OFF"
+		}
+		if err := r.exec(ctx, q); err != nil {
+			return err
+		}
+		r.fkOff = true
+	}
+	if len(created) > 0 {
+		if err := r.dropTables(ctx, created); err != nil {
+			return err
+		}
+	}
+	fp, err := schemaFingerprint(ctx, r.b, r.sl.conn)
+	if err != nil {
+		return err
+	}
+	if !maps2Equal(fp, r.sl.base.schema) {
+		return errSchemaChanged
+	}
+	tables, err := r.changedTables(ctx)
+	if err != nil {
+		return err
+	}
+	switch r.b {
+	case Postgres:
+		err = r.restorePostgres(ctx, tables)
+	case MySQL:
+		err = r.restoreMySQL(ctx, tables)
+	default:
+		err = r.restoreSQLite(ctx, tables)
+	}
+	if err != nil {
+		return err
+	}
+	now, err := countTables(ctx, r.b, r.sl.conn)
+	if err != nil {
+		return err
+	}
+	if diffs, _ := diffCounts(r.sl.baseline, now); len(diffs) > 0 {
+		return fmt.Errorf("tables still differ after the restore: %s", strings.Join(diffs, ", "))
+	}
+	return nil
+}
+
+// changedTables names the tables to empty: those with rows, where the
+// clean database has none, those the migrations seeded, and on MySQL
+// those whose AUTO_INCREMENT moved. Emptying only these costs far less
+// than emptying every table (TRUNCATE makes a new file for each). On
+// SQLite, where DELETE FROM an empty table costs nothing, it is every
+// table.
+func (r *restorer) changedTables(ctx context.Context) ([]string, error) {
+	var tables []string
+	if r.b == SQLite {
+		for _, t := range slices.Sorted(mapKeys(r.sl.baseline)) {
+			if t != gooseVersionTable {
+				tables = append(tables, t)
+			}
+		}
+		return tables, nil
+	}
+	now, err := countTables(ctx, r.b, r.sl.conn)
+	if err != nil {
+		return nil, err
+	}
+	var autoInc map[string]int64
+	if r.b == MySQL {
+		if autoInc, err = mysqlAutoIncrements(ctx, r.sl.conn); err != nil {
+			return nil, err
+		}
+	}
+	for _, t := range slices.Sorted(mapKeys(r.sl.baseline)) {
+		switch {
+		case t == gooseVersionTable:
+		case r.sl.baseline[t] > 0 || now[t] > 0,
+			autoInc != nil && autoInc[t] != r.sl.base.autoInc[t]:
+			tables = append(tables, t)
+		}
+	}
+	return tables, nil
+}
+
+// finish turns the foreign key checks back on.
+func (r *restorer) finish(ctx context.Context) error {
+	if !r.fkOff {
+		return nil
+	}
+	q := "SET FOREIGN_KEY_CHECKS = 1"
+	if r.b == SQLite {
+		q = "PRAGMA foreign_keys = ON"
+	}
+	return r.exec(ctx, q)
+}
+
+func maps2Equal(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *restorer) quoteAll(tables []string) string {
+	q := make([]string, len(tables))
+	for i, t := range tables {
+		q[i] = quoteIdent(r.b, t)
+	}
+	return strings.Join(q, ", ")
+}
+
+// dropTables drops the tables the test created.
+func (r *restorer) dropTables(ctx context.Context, tables []string) error {
+	switch r.b {
+	case Postgres:
+		return r.exec(ctx, "DROP TABLE IF EXISTS "+r.quoteAll(tables)+" CASCADE")
+	case MySQL:
+		return r.exec(ctx, "DROP TABLE IF EXISTS "+r.quoteAll(tables))
+	}
+	for _, t := range tables {
+		if err := r.exec(ctx, "DROP TABLE IF EXISTS "+quoteIdent(r.b, t)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// restorePostgres empties the tables and restarts their sequences in one
+// statement, restarts every other sequence the test used (one of a table
+// it emptied itself), then seeds the tables again.
+func (r *restorer) restorePostgres(ctx context.Context, tables []string) error {
+	if len(tables) > 0 {
+		if err := r.exec(ctx, "TRUNCATE "+r.quoteAll(tables)+" RESTART IDENTITY CASCADE"); err != nil {
+			return err
+		}
+	}
+	if err := r.exec(ctx, `SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, start_value, false)
+		FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL`); err != nil {
+		return err
+	}
+	if err := r.reseedServer(ctx); err != nil {
+		return err
+	}
+	for _, s := range r.sl.base.seqs {
+		if err := r.exec(ctx, "SELECT setval($1::regclass, $2)", s.name, s.value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// restoreMySQL empties the tables, which restarts their AUTO_INCREMENT,
+// and seeds them again. TRUNCATE is one statement a table: MySQL refuses
+// several at once.
+func (r *restorer) restoreMySQL(ctx context.Context, tables []string) error {
+	for _, t := range tables {
+		if err := r.exec(ctx, "TRUNCATE TABLE "+quoteIdent(r.b, t)); err != nil {
+			return err
+		}
+	}
+	return r.reseedServer(ctx)
+}
+
+// reseedServer inserts the seeded rows again. With PostgreSQL's foreign
+// keys on, a table whose rows refer to another's waits for it: each pass
+// inserts the tables it can, until none is left.
+func (r *restorer) reseedServer(ctx context.Context) error {
+	pending := r.sl.base.seeds
+	for len(pending) > 0 {
+		var next []seedTable
+		var lastErr error
+		for _, t := range pending {
+			if err := r.insertSeed(ctx, t); err != nil {
+				next, lastErr = append(next, t), err
+			}
+		}
+		if len(next) == len(pending) {
+			return lastErr
+		}
+		pending = next
+	}
+	return nil
+}
+
+// insertSeed inserts one table's seeded rows, in one statement.
+func (r *restorer) insertSeed(ctx context.Context, t seedTable) error {
+	var q strings.Builder
+	q.WriteString("INSERT INTO " + quoteIdent(r.b, t.table) + " (")
+	for i, c := range t.cols {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString(quoteIdent(r.b, c))
+	}
+	q.WriteString(") VALUES ")
+	var args []driver.Value
+	for i, row := range t.rows {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(")
+		for j, v := range row {
+			if j > 0 {
+				q.WriteString(", ")
+			}
+			args = append(args, v)
+			if r.b == Postgres {
+				fmt.Fprintf(&q, "$%d", len(args))
+			} else {
+				q.WriteString("?")
+			}
+		}
+		q.WriteString(")")
+	}
+	if _, err := execConn(ctx, r.sl.conn, q.String(), namedValues(args)); err != nil {
+		return fmt.Errorf("INSERT INTO %s (the rows the migrations seeded): %w", t.table, err)
+	}
+	return nil
+}
+
+// restoreSQLite empties the tables and SQLite's AUTOINCREMENT counters in
+// one transaction, and copies the seeded rows back from the migrated
+// template, attached for the purpose.
+func (r *restorer) restoreSQLite(ctx context.Context, tables []string) error {
+	hasSeq, err := queryStrings(ctx, r.sl.conn, "SELECT name FROM sqlite_master WHERE name = 'sqlite_sequence'")
+	if err != nil {
+		return err
+	}
+	seeds := r.sl.base.seeds
+	if len(seeds) > 0 {
+		if r.sl.seedDB == "" {
+			return errors.New("no template to copy the seeded rows from")
+		}
+		if err := r.exec(ctx, "ATTACH DATABASE ? AS dbtest_seed", r.sl.seedDB); err != nil {
+			return err
+		}
+		defer r.exec(context.WithoutCancel(ctx), "DETACH DATABASE dbtest_seed")
+	}
+	var q strings.Builder
+	q.WriteString("BEGIN;")
+	for _, t := range tables {
+		fmt.Fprintf(&q, " DELETE FROM main.%s;", quoteIdent(r.b, t))
+	}
+	if len(hasSeq) > 0 {
+		q.WriteString(" DELETE FROM main.sqlite_sequence;")
+	}
+	for _, t := range seeds {
+		n := quoteIdent(r.b, t.table)
+		fmt.Fprintf(&q, " INSERT INTO main.%s SELECT * FROM dbtest_seed.%s;", n, n)
+	}
+	if len(seeds) > 0 {
+		seq, err := queryStrings(ctx, r.sl.conn, "SELECT name FROM dbtest_seed.sqlite_master WHERE name = 'sqlite_sequence'")
+		if err != nil {
+			return err
+		}
+		if len(seq) > 0 && len(hasSeq) > 0 {
+			q.WriteString(" DELETE FROM main.sqlite_sequence; INSERT INTO main.sqlite_sequence SELECT * FROM dbtest_seed.sqlite_sequence;")
+		}
+	}
+	q.WriteString(" COMMIT")
+	if _, err := execConn(ctx, r.sl.conn, q.String(), nil); err != nil {
+		execConn(context.WithoutCancel(ctx), r.sl.conn, "ROLLBACK", nil)
+		return fmt.Errorf("DELETE FROM each table: %w", err)
+	}
+	return nil
+}
