@@ -270,7 +270,7 @@ func TestEscapedWritesRestored(t *testing.T) {
 			insertID(t, raw, db.Dialect(), "escapes")
 			raw.Close()
 			err = db.Release(ctx)
-			if err == nil || !strings.Contains(err.Error(), "things (+1 rows)") {
+			if err == nil || !strings.Contains(err.Error(), "things (+1 row)") {
 				t.Fatalf("Release = %v; want the escaped write reported", err)
 			}
 			next, err := dbtest.Connect(ctx, b, seededSchema())
