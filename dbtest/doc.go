@@ -70,8 +70,10 @@
 // counters (PostgreSQL's sequences, MySQL's AUTO_INCREMENT, SQLite's
 // sqlite_sequence) so the next test's ids are those this one got, and
 // inserts again the rows the migrations seeded; goose's version table
-// keeps its rows. On PostgreSQL that is TRUNCATE ... RESTART IDENTITY
-// CASCADE in one statement, on MySQL TRUNCATE TABLE per table with
+// keeps its rows. On PostgreSQL that is DELETE in one transaction, the
+// tables that refer to others first, and setval on the sequences the test
+// used (TRUNCATE ... RESTART IDENTITY CASCADE when foreign keys form a
+// cycle), on MySQL TRUNCATE TABLE per table with
 // FOREIGN_KEY_CHECKS off, on SQLite DELETE in one transaction, which costs
 // half of a fresh copy of the migrated template and a new connection
 // (BenchmarkWithoutTransaction). A test that dropped or altered a migrated
@@ -83,9 +85,8 @@
 // transactional test never runs on a database that a test without a
 // transaction is committing to, and parallel tests without a transaction
 // each get their own database. Each costs more than a rollback: a new
-// connection for its pool, and the restore (several statements, and
-// TRUNCATE makes new files on the servers): keep it for the tests that
-// need it.
+// connection for its pool, and the restore (several statements; on MySQL
+// TRUNCATE makes new files): keep it for the tests that need it.
 //
 // # Connections, savepoints and the shared-transaction driver
 //

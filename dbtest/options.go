@@ -269,8 +269,8 @@ func WithStatementSavepoints() Option {
 //
 // At cleanup dbtest restores the database in place instead of rolling
 // back: it drops the tables the test created, empties every table but
-// goose's version table and restarts their identity counters (TRUNCATE
-// ... RESTART IDENTITY CASCADE on PostgreSQL, TRUNCATE TABLE per table
+// goose's version table and restarts their identity counters (DELETE, the
+// referring tables first, and setval on PostgreSQL, TRUNCATE TABLE per table
 // with FOREIGN_KEY_CHECKS off on MySQL, DELETE and sqlite_sequence on
 // SQLite), then inserts again the rows the migrations seeded. A test that
 // dropped or altered a migrated table gets its database dropped and a new
