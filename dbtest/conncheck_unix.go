@@ -25,12 +25,15 @@ func socketAlive(nc net.Conn) (alive, known bool) {
 	if err != nil {
 		return false, true
 	}
-	err = rc.Read(func(fd uintptr) bool {
+	// Control, not Read: Read waits for the descriptor's read lock, which
+	// a driver's own reader holds while it waits for the server (pgx
+	// leaves its background reader blocked in a read after a slow write),
+	// and would wait with it for a message that never comes. MSG_DONTWAIT
+	// keeps the peek from blocking; EAGAIN means nothing to read.
+	err = rc.Control(func(fd uintptr) {
 		var b [1]byte
-		// The socket is non-blocking: EAGAIN means nothing to read.
-		_, _, rerr := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK)
+		_, _, rerr := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		alive = rerr == syscall.EAGAIN || rerr == syscall.EWOULDBLOCK
-		return true
 	})
 	return alive && err == nil, true
 }
