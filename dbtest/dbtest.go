@@ -22,6 +22,10 @@ import (
 // A BeginTx on the handle becomes a SAVEPOINT: Commit releases it and
 // Rollback rolls back to it, to any depth. A COMMIT, ROLLBACK or BEGIN
 // statement run on the handle is refused (see [ErrTransactionControl]).
+//
+// Under [WithoutTransaction] the embedded *sql.DB is instead a plain pool of
+// connections to the test's database: what runs on it commits, and the
+// database is restored when the test ends.
 type DB struct {
 	*sql.DB
 
@@ -34,6 +38,7 @@ type DB struct {
 	lockTimeout time.Duration
 	dataVersion uint32 // SQLite's data version when the test began
 	test        string // the test's name, or the handle's
+	owner       string // the test and where it opened the handle, for ErrTestEnded
 	dirty       bool   // other connections committed: rebuild the database
 	checkClean  func(problems error) error
 	noTx        bool // WithoutTransaction: no test transaction, restored at cleanup
@@ -161,7 +166,8 @@ func connect(ctx context.Context, b Backend, cfg *config) (*DB, error) {
 	if db.test == "" {
 		db.test = "handle " + db.id
 	}
-	db.sess.owner = fmt.Sprintf("%s (opened at %s)", db.test, cfg.openedAt)
+	db.owner = ownerOf(db.test, cfg.openedAt)
+	db.sess.owner = db.owner
 	currentTests.Store(sl.name, [2]string{db.test, cfg.openedAt})
 	rawTimeouts.Store(sl.name, cfg.lockTimeout)
 	rawUntraced.Store(sl.name, cfg.noTrace)

@@ -11,16 +11,34 @@ import (
 // ErrTestEnded is matched by errors.Is when a handle, or a transaction,
 // connection or pool it gave, is used after the test that opened it ended
 // (or after [DB.Release]). The error names that test and where it opened
-// the handle, instead of database/sql's "sql: database is closed".
+// the handle, instead of database/sql's "sql: database is closed". For a
+// handle opened with [WithoutTransaction] it says that the handle's pool
+// was closed and its database restored; the transactions and connections
+// such a handle gave, and pools opened with its [DB.DSN], are plain ones of
+// the backend's driver and fail with that driver's own errors.
 var ErrTestEnded = errors.New("dbtest: handle used after its test ended")
 
 // endedErr is the error of a statement on s after its test ended.
-func (s *session) endedErr() error {
-	owner := s.owner
+func (s *session) endedErr() error { return endedErr(s.owner, false) }
+
+// endedErr is the error of a handle used after the test that opened it
+// ended; owner names that test and where it opened the handle. A handle
+// without a transaction ([WithoutTransaction]) had none to roll back: its
+// pool was closed and its database restored.
+func endedErr(owner string, noTx bool) error {
 	if owner == "" {
 		owner = "a test"
 	}
+	if noTx {
+		return fmt.Errorf("%w: it belongs to %s, which has ended; its pool was closed and its database was restored for other tests", ErrTestEnded, owner)
+	}
 	return fmt.Errorf("%w: it belongs to %s, which has ended; its transaction was rolled back and its database given to other tests", ErrTestEnded, owner)
+}
+
+// ownerOf names a handle's test and where it opened the handle, for
+// [ErrTestEnded].
+func ownerOf(test, openedAt string) string {
+	return fmt.Sprintf("%s (opened at %s)", test, openedAt)
 }
 
 // unknownSessionErr is the error of a pool opened with a [DB.DSN] whose
@@ -37,13 +55,14 @@ func unknownSessionErr(id, owner string) error {
 // of the test.
 func (db *DB) endedCheck(err error) error {
 	if db.ended.Load() && (err == nil || !errors.Is(err, ErrTestEnded)) {
-		return db.sess.endedErr()
+		return endedErr(db.owner, db.noTx)
 	}
 	return err
 }
 
 // ExecContext runs query in the test's transaction, like
-// [sql.DB.ExecContext]; after the test ended it returns [ErrTestEnded].
+// [sql.DB.ExecContext]; under [WithoutTransaction] it runs on the handle's
+// pool and commits. After the test ended it returns [ErrTestEnded].
 func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if err := db.endedCheck(nil); err != nil {
 		return nil, err
@@ -61,7 +80,8 @@ func (db *DB) Exec(query string, args ...any) (sql.Result, error) {
 }
 
 // QueryContext runs query in the test's transaction, like
-// [sql.DB.QueryContext]; after the test ended it returns [ErrTestEnded].
+// [sql.DB.QueryContext]; under [WithoutTransaction] it runs on the
+// handle's pool. After the test ended it returns [ErrTestEnded].
 func (db *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	if err := db.endedCheck(nil); err != nil {
 		return nil, err
@@ -79,8 +99,8 @@ func (db *DB) Query(query string, args ...any) (*sql.Rows, error) {
 }
 
 // QueryRowContext runs query in the test's transaction, like
-// [sql.DB.QueryRowContext]; after the test ended the row's error is
-// [ErrTestEnded].
+// [sql.DB.QueryRowContext]; under [WithoutTransaction] it runs on the
+// handle's pool. After the test ended the row's error is [ErrTestEnded].
 func (db *DB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
 	if err := db.endedCheck(nil); err != nil {
 		return errorRow(ctx, err)
@@ -94,7 +114,9 @@ func (db *DB) QueryRow(query string, args ...any) *sql.Row {
 }
 
 // BeginTx begins a transaction nested in the test's (a savepoint), like
-// [sql.DB.BeginTx]; after the test ended it returns [ErrTestEnded].
+// [sql.DB.BeginTx]; under [WithoutTransaction] it begins a transaction of
+// its own on the handle's pool, whose Commit commits. After the test ended
+// it returns [ErrTestEnded].
 func (db *DB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error) {
 	if err := db.endedCheck(nil); err != nil {
 		return nil, err
@@ -110,7 +132,8 @@ func (db *DB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
 func (db *DB) Begin() (*sql.Tx, error) { return db.BeginTx(context.Background(), nil) }
 
 // PrepareContext prepares query on the test's transaction, like
-// [sql.DB.PrepareContext]; after the test ended it returns [ErrTestEnded].
+// [sql.DB.PrepareContext]; under [WithoutTransaction] it prepares it on the
+// handle's pool. After the test ended it returns [ErrTestEnded].
 func (db *DB) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
 	if err := db.endedCheck(nil); err != nil {
 		return nil, err
@@ -128,7 +151,8 @@ func (db *DB) Prepare(query string) (*sql.Stmt, error) {
 }
 
 // Conn returns a connection on the test's transaction, like [sql.DB.Conn];
-// after the test ended it returns [ErrTestEnded].
+// under [WithoutTransaction] it returns one of the handle's pool, outside
+// any transaction. After the test ended it returns [ErrTestEnded].
 func (db *DB) Conn(ctx context.Context) (*sql.Conn, error) {
 	if err := db.endedCheck(nil); err != nil {
 		return nil, err

@@ -19,6 +19,7 @@ func (db *DB) connectNoTx(cfg *config) (*DB, error) {
 	if db.test == "" {
 		db.test = "handle " + db.id
 	}
+	db.owner = ownerOf(db.test, cfg.openedAt)
 	currentTests.Store(sl.name, [2]string{db.test, cfg.openedAt})
 	rawTimeouts.Store(sl.name, cfg.lockTimeout)
 	rawUntraced.Store(sl.name, cfg.noTrace)
