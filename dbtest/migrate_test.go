@@ -61,6 +61,88 @@ func TestMigrationErrorNamesFileAndStatement(t *testing.T) {
 	}
 }
 
+// TestMigrationErrorLineOfRepeatedStatement: of two identical statements,
+// the second fails, and the error names its line, not the first one's.
+func TestMigrationErrorLineOfRepeatedStatement(t *testing.T) {
+	repeated := fstest.MapFS{
+		"00001_twice.sql": {Data: []byte("-- +goose Up\n" +
+			"CREATE TABLE mig_once (id INTEGER PRIMARY KEY);\n" +
+			"INSERT INTO mig_once (id) VALUES (1);\n" +
+			"-- the same row again\n" +
+			"INSERT INTO mig_once (id) VALUES (1);\n")},
+	}
+	for _, b := range dbtest.Backends() {
+		t.Run(string(b), func(t *testing.T) {
+			err := connectErr(t, b, dbtest.WithMigrations(repeated))
+			var me *migrations.MigrationError
+			if !errors.As(err, &me) {
+				t.Fatalf("error %q is not a *migrations.MigrationError", err)
+			}
+			if me.File != "00001_twice.sql" || me.Line != 5 || me.Statement != "INSERT INTO mig_once (id) VALUES (1);" {
+				t.Errorf("MigrationError names %s:%d %q; want 00001_twice.sql:5 and the second INSERT", me.File, me.Line, me.Statement)
+			}
+			if !strings.Contains(err.Error(), "00001_twice.sql:5 ") {
+				t.Errorf("error %q does not say 00001_twice.sql:5", err)
+			}
+		})
+	}
+}
+
+// TestMigrationErrorAfterStatements: a migration whose statements all ran
+// but that failed when goose recorded its version (the migration dropped
+// goose's table) names no statement and no line, and says when it failed,
+// instead of blaming its last statement.
+func TestMigrationErrorAfterStatements(t *testing.T) {
+	dropsVersions := fstest.MapFS{
+		"00001_ok.sql": {Data: []byte("-- +goose Up\nCREATE TABLE mig_ok (id INTEGER PRIMARY KEY);\n")},
+		"00002_drop.sql": {Data: []byte("-- +goose Up\n" +
+			"CREATE TABLE mig_fine (id INTEGER PRIMARY KEY);\n" +
+			"DROP TABLE goose_db_version;\n")},
+	}
+	for _, b := range dbtest.Backends() {
+		t.Run(string(b), func(t *testing.T) {
+			err := connectErr(t, b, dbtest.WithMigrations(dropsVersions))
+			var me *migrations.MigrationError
+			if !errors.As(err, &me) {
+				t.Fatalf("error %q is not a *migrations.MigrationError", err)
+			}
+			if me.File != "00002_drop.sql" || me.Line != 0 || me.Statement != "" {
+				t.Errorf("MigrationError names %s:%d %q; want 00002_drop.sql and no line or statement", me.File, me.Line, me.Statement)
+			}
+			if !strings.Contains(err.Error(), "after its statements ran") || strings.Contains(err.Error(), "statement \"DROP") {
+				t.Errorf("error %q; want it to say the failure came after the statements, not at the DROP", err)
+			}
+		})
+	}
+}
+
+// TestMigrationErrorAtCommit: a deferred foreign key fails at the commit
+// of the migration's transaction, after its last statement ran; the error
+// does not blame that statement.
+func TestMigrationErrorAtCommit(t *testing.T) {
+	deferred := fstest.MapFS{
+		"00001_deferred.sql": {Data: []byte("-- +goose Up\n" +
+			"CREATE TABLE mig_parent (id INTEGER PRIMARY KEY);\n" +
+			"CREATE TABLE mig_child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES mig_parent (id) DEFERRABLE INITIALLY DEFERRED);\n" +
+			"INSERT INTO mig_child (id, parent_id) VALUES (1, 42);\n")},
+	}
+	for _, b := range []dbtest.Backend{dbtest.SQLite, dbtest.Postgres} { // MySQL has no deferred constraints
+		t.Run(string(b), func(t *testing.T) {
+			err := connectErr(t, b, dbtest.WithMigrations(deferred))
+			var me *migrations.MigrationError
+			if !errors.As(err, &me) {
+				t.Fatalf("error %q is not a *migrations.MigrationError", err)
+			}
+			if me.File != "00001_deferred.sql" || me.Line != 0 || me.Statement != "" {
+				t.Errorf("MigrationError names %s:%d %q; want 00001_deferred.sql and no line or statement", me.File, me.Line, me.Statement)
+			}
+			if !strings.Contains(err.Error(), "after its statements ran") {
+				t.Errorf("error %q; want it to say the failure came after the statements", err)
+			}
+		})
+	}
+}
+
 func TestNoMigrationsFoundHint(t *testing.T) {
 	misnamed := fstest.MapFS{"create_items.sql": {Data: []byte("-- +goose Up\nSELECT 1;\n")}}
 	err := connectErr(t, dbtest.SQLite, dbtest.WithMigrations(misnamed))

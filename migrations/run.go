@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/database"
 )
 
 // dialectDirs are the folder names [DialectFS] looks for, one per dialect.
@@ -21,15 +22,19 @@ var dialectDirs = [...]string{"sqlite", "postgres", "mysql"}
 
 // A MigrationError is returned by [Up] when a migration fails. It names
 // the migration file and, for SQL migrations, the statement that failed
-// and the line of the file it starts on. It unwraps to the
-// [goose.PartialError] that goose returned, and through it to the
-// database's own error.
+// and the line of the file it starts on. A migration whose statements all
+// ran but that failed afterwards, recording its version in goose's table
+// or committing its transaction (a deferred constraint), names no
+// statement, and its error says so. It unwraps to the [goose.PartialError]
+// that goose returned, and through it to the database's own error.
 type MigrationError struct {
 	Dir       string // the migrations read, as [Describe] gives them
 	File      string // the failed migration's file, relative to Dir
-	Line      int    // the line of File the failed statement starts on; 0 when unknown
-	Statement string // the failed statement, trimmed; "" when unknown
+	Line      int    // the line of File the failed statement starts on; 0 when unknown or none failed
+	Statement string // the failed statement, trimmed; "" when unknown or none failed
 	Err       error  // the goose error
+
+	afterStatements bool // every statement ran: recording the version or the commit failed
 }
 
 // Error names the file, line and statement, then the database's error.
@@ -42,6 +47,8 @@ func (e *MigrationError) Error() string {
 	fmt.Fprintf(&b, " (in %s)", e.Dir)
 	if e.Statement != "" {
 		fmt.Fprintf(&b, ": statement %q", shorten(e.Statement, 200))
+	} else if e.afterStatements {
+		b.WriteString(": after its statements ran, recording its version or committing its transaction")
 	}
 	cause := e.Err
 	var pe *goose.PartialError
@@ -71,8 +78,13 @@ func Up(ctx context.Context, dialect string, db *sql.DB, fsys fs.FS) ([]*goose.M
 	if err != nil {
 		return nil, err
 	}
+	store, err := database.NewStore(gd, goose.DefaultTablename)
+	if err != nil {
+		return nil, err
+	}
 	rec := &stmtRecorder{}
-	p, err := goose.NewProvider(gd, db, fsys, goose.WithVerbose(true), goose.WithSlog(slog.New(rec)))
+	p, err := goose.NewProvider(goose.DialectCustom, db, fsys, goose.WithVerbose(true), goose.WithSlog(slog.New(rec)),
+		goose.WithStore(versionWatch{Store: store, rec: rec}))
 	if err != nil {
 		return nil, Explain(fsys, err)
 	}
@@ -110,32 +122,52 @@ func explainRun(fsys fs.FS, rec *stmtRecorder, err error) error {
 		return Explain(fsys, err)
 	}
 	me := &MigrationError{Dir: Describe(fsys), File: pe.Failed.Source.Path, Err: err}
-	stmt, source := rec.last()
-	if source != "" && source == filepath.Base(me.File) {
-		me.Statement = strings.TrimSpace(stmt)
+	stmts, source, recorded := rec.last()
+	if recorded == pe.Failed.Source.Version {
+		// goose went on to record the version: no statement failed.
+		me.afterStatements = true
+		return me
+	}
+	if len(stmts) > 0 && source == filepath.Base(me.File) {
+		me.Statement = strings.TrimSpace(stmts[len(stmts)-1])
 		if b, rerr := fs.ReadFile(fsys, me.File); rerr == nil {
-			me.Line = lineOf(string(b), me.Statement)
+			me.Line = lastLine(string(b), stmts)
 		}
 	}
 	return me
 }
 
-// lineOf returns the line of text on which stmt starts, or 0.
-func lineOf(text, stmt string) int {
-	first, _, _ := strings.Cut(stmt, "\n")
-	first = strings.TrimSpace(first)
-	if first == "" {
-		return 0
-	}
-	for i, l := range strings.Split(text, "\n") {
-		if strings.TrimSpace(l) == first {
-			return i + 1
+// lastLine returns the line of text on which the last of stmts starts, or
+// 0. The statements are those goose ran from text, in order: each is
+// looked for after the previous one, so that of two identical statements
+// the second is found at its own line.
+func lastLine(text string, stmts []string) int {
+	lines := strings.Split(text, "\n")
+	next, at := 0, 0 // the line to search from; the last statement's line
+	for _, stmt := range stmts {
+		stmt = strings.TrimSpace(stmt)
+		first, _, _ := strings.Cut(stmt, "\n")
+		first = strings.TrimSpace(first)
+		at = 0
+		for i := next; i < len(lines) && first != ""; i++ {
+			if strings.TrimSpace(lines[i]) == first {
+				at = i + 1
+				break
+			}
 		}
+		if at == 0 && first != "" {
+			// A statement that does not start a line of its own.
+			off := len(strings.Join(lines[:next], "\n"))
+			if i := strings.Index(text[off:], first); i >= 0 {
+				at = strings.Count(text[:off+i], "\n") + 1
+			}
+		}
+		if at == 0 {
+			return 0
+		}
+		next = at - 1 + strings.Count(stmt, "\n") + 1
 	}
-	if i := strings.Index(text, first); i >= 0 {
-		return strings.Count(text[:i], "\n") + 1
-	}
-	return 0
+	return at
 }
 
 func shorten(s string, n int) string {
@@ -246,12 +278,14 @@ func DialectFS(fsys fs.FS, dialect string) (fs.FS, error) {
 	return nil, fmt.Errorf("migrations: %s has folders %s but none named %s, and no .sql files at its root", Describe(fsys), strings.Join(folders, ", "), s.dir)
 }
 
-// stmtRecorder is a slog handler that keeps the statement goose last
-// announced it would execute.
+// stmtRecorder is a slog handler that keeps the statements goose announced
+// it would execute for the migration it runs, and the version it last went
+// on to record once a migration's statements had run.
 type stmtRecorder struct {
-	mu     sync.Mutex
-	stmt   string
-	source string
+	mu       sync.Mutex
+	stmts    []string // of source, in order
+	source   string
+	recorded int64 // the version last inserted in goose's table; 0 before any
 }
 
 func (r *stmtRecorder) Enabled(context.Context, slog.Level) bool { return true }
@@ -269,7 +303,10 @@ func (r *stmtRecorder) Handle(_ context.Context, rec slog.Record) error {
 	})
 	if stmt != "" {
 		r.mu.Lock()
-		r.stmt, r.source = stmt, source
+		if source != r.source {
+			r.stmts, r.source = nil, source
+		}
+		r.stmts = append(r.stmts, stmt)
 		r.mu.Unlock()
 	}
 	return nil
@@ -278,8 +315,31 @@ func (r *stmtRecorder) Handle(_ context.Context, rec slog.Record) error {
 func (r *stmtRecorder) WithAttrs([]slog.Attr) slog.Handler { return r }
 func (r *stmtRecorder) WithGroup(string) slog.Handler      { return r }
 
-func (r *stmtRecorder) last() (stmt, source string) {
+func (r *stmtRecorder) last() (stmts []string, source string, recorded int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.stmt, r.source
+	return r.stmts, r.source, r.recorded
+}
+
+// versionWatch is goose's store for the dialect, noting on rec each
+// version goose records: goose does so once a migration's statements have
+// all run, so a failure of that migration after it is not a statement's.
+type versionWatch struct {
+	database.Store
+	rec *stmtRecorder
+}
+
+func (w versionWatch) Insert(ctx context.Context, db database.DBTxConn, req database.InsertRequest) error {
+	w.rec.mu.Lock()
+	w.rec.recorded = req.Version
+	w.rec.mu.Unlock()
+	return w.Store.Insert(ctx, db, req)
+}
+
+// TableExists lets goose use the dialect's check for its table.
+func (w versionWatch) TableExists(ctx context.Context, db database.DBTxConn) (bool, error) {
+	if x, ok := w.Store.(database.StoreExtender); ok {
+		return x.TableExists(ctx, db)
+	}
+	return false, errors.ErrUnsupported
 }
