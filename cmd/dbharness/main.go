@@ -30,8 +30,9 @@
 // from --dsn; with --db all a server that is not available is skipped
 // unless DBTEST_REQUIRE names it. --shard i/n runs the i-th of n stable
 // shares of the scenarios, for a CI matrix. --migrations DIR runs them on
-// a schema of one's own: the goose files of DIR, or of DIR/sqlite,
-// DIR/postgres and DIR/mysql. "migrate" and "fixtures load" work on a
+// a schema of one's own: the goose files of DIR, or, when DIR holds no
+// .sql files, of DIR/sqlite, DIR/postgres and DIR/mysql (as
+// dbtest.WithMigrations reads them). "migrate" and "fixtures load" work on a
 // developer's own database, named by --dsn, "migrate" with the registry
 // schema or --migrations DIR. Passwords are never printed.
 //

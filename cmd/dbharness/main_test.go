@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/easyautoml/dbharness/dbtest"
 	"github.com/easyautoml/dbharness/harness"
 	"github.com/easyautoml/dbharness/internal/leakcheck"
+	"github.com/easyautoml/dbharness/migrations"
 	"github.com/easyautoml/dbharness/scenarios"
 )
 
@@ -231,6 +233,58 @@ func TestMigrateAndFixturesOnAFile(t *testing.T) {
 	}
 	if code, out, _ := runArgs(t, "migrate", "status", "--dsn", dsn); code != 0 || !strings.Contains(out, "applied") {
 		t.Fatalf("migrate status: exit %d\n%s", code, out)
+	}
+}
+
+// TestMigrationsDirLikeDialectFS: --migrations picks, for each backend,
+// the files dbtest.WithMigrations would (migrations.DialectFS): the
+// top-level .sql files of a directory that also has dialect folders, and
+// the dialect's folder of one that has no top-level files.
+func TestMigrationsDirLikeDialectFS(t *testing.T) {
+	write := func(path, table string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte("-- +goose Up\nCREATE TABLE "+table+" (id INTEGER PRIMARY KEY);\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	both := filepath.Join(t.TempDir(), "both")
+	write(filepath.Join(both, "00001_top.sql"), "top")
+	for _, b := range []string{"sqlite", "postgres", "mysql"} {
+		write(filepath.Join(both, b, "00001_"+b+".sql"), b)
+	}
+	folders := filepath.Join(t.TempDir(), "folders")
+	for _, b := range []string{"sqlite", "postgres", "mysql"} {
+		write(filepath.Join(folders, b, "00001_"+b+".sql"), b)
+	}
+	for _, c := range []struct{ dir, want string }{{both, "00001_top.sql"}, {folders, ""}} {
+		for _, b := range []dbtest.Backend{dbtest.SQLite, dbtest.Postgres, dbtest.MySQL} {
+			want := c.want
+			if want == "" {
+				want = "00001_" + string(b) + ".sql"
+			}
+			fsys, err := migrationsDir(c.dir, b)
+			if err != nil {
+				t.Fatalf("%s, %s: %v", c.dir, b, err)
+			}
+			got, err := fs.Glob(fsys, "*.sql")
+			if err != nil || len(got) != 1 || got[0] != want {
+				t.Errorf("--migrations %s for %s picks %v, %v; want [%s]", c.dir, b, got, err, want)
+			}
+			lib, err := migrations.DialectFS(os.DirFS(c.dir), string(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if libGot, _ := fs.Glob(lib, "*.sql"); fmt.Sprint(libGot) != fmt.Sprint(got) {
+				t.Errorf("--migrations %s for %s picks %v; migrations.DialectFS picks %v", c.dir, b, got, libGot)
+			}
+		}
+	}
+	db := filepath.Join(t.TempDir(), "dev.db")
+	if code, out, errs := runArgs(t, "migrate", "up", "--migrations", both, "--dsn", "file:"+db); code != 0 || !strings.Contains(out, "00001_top.sql") || strings.Contains(out, "00001_sqlite.sql") {
+		t.Errorf("migrate up: exit %d; want the top-level file applied, not sqlite/'s\n%s%s", code, out, errs)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/easyautoml/dbharness/dbtest"
 	"github.com/easyautoml/dbharness/harness"
+	"github.com/easyautoml/dbharness/migrations"
 	"github.com/easyautoml/dbharness/scenarios"
 )
 
@@ -407,33 +408,30 @@ func migrationsOption(dir string, check []dbtest.Backend) (dbtest.Option, error)
 		}
 	}
 	return dbtest.WithDialectMigrations(func(dialect string) (fs.FS, error) {
-		d, err := migrationsDir(dir, dbtest.Backend(dialect))
-		if err != nil {
-			return nil, err
-		}
-		return os.DirFS(d), nil
+		return migrationsDir(dir, dbtest.Backend(dialect))
 	}), nil
 }
 
-// migrationsDir is where backend b's goose migrations are under dir, the
-// value of --migrations: its subdirectory named after the backend when
-// there is one, else dir itself. It must hold SQL migrations.
-func migrationsDir(dir string, b dbtest.Backend) (string, error) {
+// migrationsDir returns backend b's goose migrations under dir, the value
+// of --migrations, picked as [migrations.DialectFS] picks them (and so as
+// dbtest.WithMigrations does): dir itself when it holds .sql files, else
+// its subdirectory named after the backend. They must be SQL migrations.
+func migrationsDir(dir string, b dbtest.Backend) (fs.FS, error) {
 	if err := checkDir(dir); err != nil {
-		return "", err
+		return nil, err
 	}
-	d := dir
-	if fi, err := os.Stat(filepath.Join(dir, string(b))); err == nil && fi.IsDir() {
-		d = filepath.Join(dir, string(b))
-	}
-	sql, err := filepath.Glob(filepath.Join(d, "*.sql"))
+	fsys, err := migrations.DialectFS(os.DirFS(dir), string(b))
 	if err != nil {
-		return "", fmt.Errorf("--migrations %s: %w", dir, err)
+		return nil, fmt.Errorf("--migrations %s: no goose migrations (*.sql) for %s in %s: %w", dir, b, dir, err)
+	}
+	sql, err := fs.Glob(fsys, "*.sql")
+	if err != nil {
+		return nil, fmt.Errorf("--migrations %s: %w", dir, err)
 	}
 	if len(sql) == 0 {
-		return "", fmt.Errorf("--migrations %s: no goose migrations (*.sql) for %s in %s (each backend's are in DIR/%s/, or in DIR itself)", dir, b, d, b)
+		return nil, fmt.Errorf("--migrations %s: no goose migrations (*.sql) for %s in %s (each backend's are in DIR itself, or in DIR/%s/ when DIR holds no .sql files)", dir, b, migrations.Describe(fsys), b)
 	}
-	return d, nil
+	return fsys, nil
 }
 
 // checkDir checks that dir, the value of --migrations, is a directory.

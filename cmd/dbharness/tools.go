@@ -248,10 +248,8 @@ func migrateCmd(args []string, stdout, stderr io.Writer) int {
 	var p *goose.Provider
 	var fsys fs.FS
 	if *migDir != "" {
-		var dir string
 		var gd goose.Dialect
-		if dir, err = migrationsDir(*migDir, b); err == nil {
-			fsys = os.DirFS(dir)
+		if fsys, err = migrationsDir(*migDir, b); err == nil {
 			if gd, err = migrations.GooseDialect(string(b)); err == nil {
 				p, err = goose.NewProvider(gd, db, fsys)
 			}
