@@ -47,7 +47,9 @@
 //	  tables: [teams]            the tables that writes escaping the rollback left changed
 //
 // The servers ignore sqlite_journal. Without expect_cleanup, cleanup must
-// find nothing, as in any test.
+// find nothing, as in any test. transaction: none conflicts with
+// transaction_control: pass and with expect_cleanup, which are about the
+// transaction it removes: such a file does not parse.
 //
 // # Names and references
 //

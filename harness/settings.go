@@ -21,7 +21,9 @@ type settings struct {
 	passTxCtl   bool
 	noTx        bool
 	txAt        *yaml.Node // where transaction or transaction_control is set, for their conflict
+	noTxAt      *yaml.Node // where transaction: none is set
 	cleanup     *cleanupExpectation
+	cleanupAt   *yaml.Node // where expect_cleanup is set
 }
 
 // cleanupExpectation is what the scenario expects cleanup to find: the
@@ -63,7 +65,13 @@ func (s *settings) parse(file string, k, v *yaml.Node) error {
 			return fail(v, "want test (dbtest's default: the scenario runs in one transaction, rolled back) or none (it commits; the database is restored after it)")
 		}
 		s.noTx = v.Value == "none"
+		if s.noTx {
+			s.noTxAt = k
+		}
 		if err := s.txConflict(file, k); err != nil {
+			return err
+		}
+		if err := s.cleanupConflict(file, k); err != nil {
 			return err
 		}
 	case "expect_cleanup":
@@ -96,7 +104,10 @@ func (s *settings) parse(file string, k, v *yaml.Node) error {
 		if len(c.statements) == 0 && len(c.tables) == 0 {
 			return fail(v, "want statements or tables: what cleanup must find")
 		}
-		s.cleanup = c
+		s.cleanup, s.cleanupAt = c, k
+		if err := s.cleanupConflict(file, k); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -110,6 +121,19 @@ func (s *settings) txConflict(file string, k *yaml.Node) error {
 	}
 	s.txAt = k
 	return nil
+}
+
+// cleanupConflict refuses transaction: none next to expect_cleanup: without
+// a transaction, cleanup restores the database and reports neither
+// statements that ended a transaction nor escaped writes, so the scenario
+// could never pass. k is the later of the two keys, where the error is.
+func (s *settings) cleanupConflict(file string, k *yaml.Node) error {
+	if !s.noTx || s.cleanup == nil {
+		return nil
+	}
+	return &Error{File: file, Line: k.Line, Column: k.Column,
+		Msg: fmt.Sprintf("%s: transaction: none (line %d, column %d) and expect_cleanup (line %d, column %d) conflict: without a transaction, cleanup restores the database and never reports the statements or tables expect_cleanup waits for",
+			k.Value, s.noTxAt.Line, s.noTxAt.Column, s.cleanupAt.Line, s.cleanupAt.Column)}
 }
 
 // Options returns the dbtest options of the handle the scenario wants:

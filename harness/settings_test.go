@@ -110,7 +110,8 @@ steps:
 
 // TestTransactionSetting: transaction: none gives the handle
 // dbtest.WithoutTransaction; a bad value, or a conflict with
-// transaction_control: pass, is an error naming the file and line.
+// transaction_control: pass or expect_cleanup, is an error naming the file
+// and line.
 func TestTransactionSetting(t *testing.T) {
 	cases := []struct {
 		reason  string
@@ -126,6 +127,13 @@ func TestTransactionSetting(t *testing.T) {
 			"harness: tx.yaml:3:1: transaction_control: transaction: none and transaction_control: pass conflict", 0},
 		{"with transaction_control: pass before it", "transaction_control: pass\ntransaction: none\n",
 			"harness: tx.yaml:3:1: transaction: transaction: none and transaction_control: pass conflict", 0},
+		// Without a transaction cleanup never finds what expect_cleanup
+		// waits for: the scenario could never pass.
+		{"with expect_cleanup after it", "transaction: none\nexpect_cleanup: {tables: [items]}\n",
+			"harness: tx.yaml:3:1: expect_cleanup: transaction: none (line 2, column 1) and expect_cleanup (line 3, column 1) conflict", 0},
+		{"with expect_cleanup before it", "expect_cleanup: {statements: [COMMIT]}\ntransaction: none\n",
+			"harness: tx.yaml:3:1: transaction: transaction: none (line 3, column 1) and expect_cleanup (line 2, column 1) conflict", 0},
+		{"expect_cleanup with transaction: test", "transaction: test\nexpect_cleanup: {tables: [items]}\n", "", 1},
 	}
 	for _, c := range cases {
 		sc, err := harness.Parse("tx.yaml", []byte("name: tx\n"+c.yaml+"steps:\n  - sql: {query: SELECT 1}\n"))
