@@ -124,7 +124,7 @@ func Connect(ctx context.Context, b Backend, opts ...Option) (*DB, error) {
 		return nil, err
 	}
 	if cfg.openedAt == "" {
-		cfg.openedAt = callerOutside()
+		cfg.openedAt = originOf(ctx)
 	}
 	db, err := connect(ctx, b, cfg)
 	var ue *unavailableError

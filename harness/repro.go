@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -98,7 +100,7 @@ func WriteRepro(w io.Writer, results []PatternResult) {
 		}
 		if r.Report != "" {
 			fmt.Fprintf(w, "  report:\n")
-			for _, line := range strings.Split(strings.TrimRight(r.Report, "\n"), "\n") {
+			for _, line := range strings.Split(strings.Trim(r.Report, "\n"), "\n") {
 				fmt.Fprintf(w, "    %s\n", line)
 			}
 		}
@@ -117,7 +119,7 @@ func openRaw(db *dbtest.DB) (*sql.DB, error) { return sql.Open(db.RawDriverName(
 // patternSeparate: the platform's bug.
 func patternSeparate(ctx context.Context, b dbtest.Backend, out *PatternResult) error {
 	// A long lock timeout: the point is that dbtest does not wait it out.
-	db, err := connect(ctx, b, dbtest.WithLockTimeout(2*time.Second))
+	db, err := connect(here(ctx), b, dbtest.WithLockTimeout(2*time.Second))
 	if err != nil {
 		return err
 	}
@@ -131,11 +133,11 @@ func patternSeparate(ctx context.Context, b dbtest.Backend, out *PatternResult) 
 		return err
 	}
 	defer raw.Close()
-	if err := raw.PingContext(ctx); err != nil { // connect first: the time below is the statement's
+	if err := raw.PingContext(here(ctx)); err != nil { // connect first: the time below is the statement's
 		return err
 	}
 	start := time.Now()
-	_, err = raw.ExecContext(ctx, fmt.Sprintf("INSERT INTO machines (owner_user_id, name, data_table_name) VALUES (%d, 'm', 'machine_repro')", uid))
+	_, err = raw.ExecContext(here(ctx), fmt.Sprintf("INSERT INTO machines (owner_user_id, name, data_table_name) VALUES (%d, 'm', 'machine_repro')", uid))
 	out.Elapsed = time.Since(start)
 	var le *dbtest.LockError
 	var pe *pgconn.PgError
@@ -162,7 +164,7 @@ func patternSeparate(ctx context.Context, b dbtest.Backend, out *PatternResult) 
 	raw.Close()
 
 	// What a separate connection commits escapes the rollback.
-	db2, err := connect(ctx, b)
+	db2, err := connect(here(ctx), b)
 	if err != nil {
 		return err
 	}
@@ -171,7 +173,7 @@ func patternSeparate(ctx context.Context, b dbtest.Backend, out *PatternResult) 
 		db2.Release(ctx)
 		return err
 	}
-	_, err = raw2.ExecContext(ctx, "INSERT INTO teams (name) VALUES ('escaped')")
+	_, err = raw2.ExecContext(here(ctx), "INSERT INTO teams (name) VALUES ('escaped')")
 	raw2.Close()
 	if err != nil {
 		db2.Release(ctx)
@@ -190,17 +192,17 @@ func patternSeparate(ctx context.Context, b dbtest.Backend, out *PatternResult) 
 
 // createUser inserts a user through the test's handle and returns its id.
 func createUser(ctx context.Context, db *dbtest.DB, name string) (int64, error) {
-	if _, err := db.ExecContext(ctx, fmt.Sprintf("INSERT INTO users (username, email) VALUES ('%s', '%s@example.com')", name, name)); err != nil {
+	if _, err := db.ExecContext(here(ctx), fmt.Sprintf("INSERT INTO users (username, email) VALUES ('%s', '%s@example.com')", name, name)); err != nil {
 		return 0, err
 	}
 	var id int64
-	err := db.QueryRowContext(ctx, "SELECT id FROM users WHERE username = '"+name+"'").Scan(&id)
+	err := db.QueryRowContext(here(ctx), "SELECT id FROM users WHERE username = '"+name+"'").Scan(&id)
 	return id, err
 }
 
 // patternShared: the fix.
 func patternShared(ctx context.Context, b dbtest.Backend, out *PatternResult) error {
-	db, err := connect(ctx, b)
+	db, err := connect(here(ctx), b)
 	if err != nil {
 		return err
 	}
@@ -215,7 +217,7 @@ func patternShared(ctx context.Context, b dbtest.Backend, out *PatternResult) er
 		return err
 	}
 	start := time.Now()
-	_, err = shared.ExecContext(ctx, fmt.Sprintf("INSERT INTO machines (owner_user_id, name, data_table_name) VALUES (%d, 'm', 'machine_repro')", uid))
+	_, err = shared.ExecContext(here(ctx), fmt.Sprintf("INSERT INTO machines (owner_user_id, name, data_table_name) VALUES (%d, 'm', 'machine_repro')", uid))
 	out.Elapsed = time.Since(start)
 	shared.Close()
 	if err != nil {
@@ -224,17 +226,17 @@ func patternShared(ctx context.Context, b dbtest.Backend, out *PatternResult) er
 		return nil
 	}
 	var n int
-	db.QueryRowContext(ctx, "SELECT COUNT(*) FROM machines").Scan(&n)
+	db.QueryRowContext(here(ctx), "SELECT COUNT(*) FROM machines").Scan(&n)
 	if err := db.Release(ctx); err != nil {
 		return err
 	}
-	next, err := connect(ctx, b)
+	next, err := connect(here(ctx), b)
 	if err != nil {
 		return err
 	}
 	defer next.Release(ctx)
 	var after int
-	next.QueryRowContext(ctx, "SELECT COUNT(*) FROM machines").Scan(&after)
+	next.QueryRowContext(here(ctx), "SELECT COUNT(*) FROM machines").Scan(&after)
 	out.Happened = fmt.Sprintf("the write through db.DSN() took %s; the test saw %d machine(s); after the rollback: %d", FormatDuration(out.Elapsed), n, after)
 	out.OK = n == 1 && after == 0
 	return nil
@@ -248,7 +250,7 @@ func patternDeadlock(ctx context.Context, b dbtest.Backend, out *PatternResult) 
 	if b == dbtest.Postgres {
 		timeout = 2 * time.Second
 	}
-	db, err := connect(ctx, b, dbtest.WithoutMigrations(), dbtest.WithLockTimeout(timeout))
+	db, err := connect(here(ctx), b, dbtest.WithoutMigrations(), dbtest.WithLockTimeout(timeout))
 	if err != nil {
 		return err
 	}
@@ -258,34 +260,34 @@ func patternDeadlock(ctx context.Context, b dbtest.Backend, out *PatternResult) 
 		return err
 	}
 	defer setup.Close()
-	if _, err := setup.ExecContext(ctx, reproSchema); err != nil {
+	if _, err := setup.ExecContext(here(ctx), reproSchema); err != nil {
 		return err
 	}
-	defer setup.ExecContext(ctx, "DROP TABLE repro_items")
-	if _, err := setup.ExecContext(ctx, "INSERT INTO repro_items (id, name) VALUES (1, 'one'), (2, 'two')"); err != nil {
+	defer setup.ExecContext(here(ctx), "DROP TABLE repro_items")
+	if _, err := setup.ExecContext(here(ctx), "INSERT INTO repro_items (id, name) VALUES (1, 'one'), (2, 'two')"); err != nil {
 		return err
 	}
 	a, _ := openRaw(db)
 	defer a.Close()
 	c, _ := openRaw(db)
 	defer c.Close()
-	ta, err := a.BeginTx(ctx, nil)
+	ta, err := a.BeginTx(here(ctx), nil)
 	if err != nil {
 		return err
 	}
 	defer ta.Rollback()
-	tc, err := c.BeginTx(ctx, nil)
+	tc, err := c.BeginTx(here(ctx), nil)
 	if err != nil {
 		return err
 	}
 	defer tc.Rollback()
 	start := time.Now()
-	if _, err := ta.ExecContext(ctx, "UPDATE repro_items SET qty = 1 WHERE id = 1"); err != nil {
+	if _, err := ta.ExecContext(here(ctx), "UPDATE repro_items SET qty = 1 WHERE id = 1"); err != nil {
 		return err
 	}
 	if b == dbtest.SQLite {
 		// SQLite has one writer: the second write waits on the first.
-		_, err := tc.ExecContext(ctx, "UPDATE repro_items SET qty = 2 WHERE id = 2")
+		_, err := tc.ExecContext(here(ctx), "UPDATE repro_items SET qty = 2 WHERE id = 2")
 		out.Elapsed = time.Since(start)
 		var le *dbtest.LockError
 		if errors.As(err, &le) {
@@ -298,16 +300,16 @@ func patternDeadlock(ctx context.Context, b dbtest.Backend, out *PatternResult) 
 		}
 		return nil
 	}
-	if _, err := tc.ExecContext(ctx, "UPDATE repro_items SET qty = 2 WHERE id = 2"); err != nil {
+	if _, err := tc.ExecContext(here(ctx), "UPDATE repro_items SET qty = 2 WHERE id = 2"); err != nil {
 		return err
 	}
 	errs := make(chan error, 1)
 	go func() {
-		_, err := ta.ExecContext(ctx, "UPDATE repro_items SET qty = 1 WHERE id = 2")
+		_, err := ta.ExecContext(here(ctx), "UPDATE repro_items SET qty = 1 WHERE id = 2")
 		errs <- err
 	}()
 	time.Sleep(100 * time.Millisecond)
-	_, errc := tc.ExecContext(ctx, "UPDATE repro_items SET qty = 2 WHERE id = 1")
+	_, errc := tc.ExecContext(here(ctx), "UPDATE repro_items SET qty = 2 WHERE id = 1")
 	erra := <-errs
 	out.Elapsed = time.Since(start)
 	for _, err := range []error{errc, erra} {
@@ -336,7 +338,7 @@ func patternLongRead(ctx context.Context, b dbtest.Backend, out *PatternResult) 
 		if mode == "wal" {
 			opts = append(opts, dbtest.WithSQLiteWAL())
 		}
-		db, err := connect(ctx, b, opts...)
+		db, err := connect(here(ctx), b, opts...)
 		if err != nil {
 			return err
 		}
@@ -369,25 +371,25 @@ func longRead(ctx context.Context, db *dbtest.DB) (string, string, error) {
 		return "", "", err
 	}
 	defer setup.Close()
-	if _, err := setup.ExecContext(ctx, reproSchema); err != nil {
+	if _, err := setup.ExecContext(here(ctx), reproSchema); err != nil {
 		return "", "", err
 	}
-	defer setup.ExecContext(ctx, "DROP TABLE repro_items")
+	defer setup.ExecContext(here(ctx), "DROP TABLE repro_items")
 	reader, _ := openRaw(db)
 	defer reader.Close()
 	writer, _ := openRaw(db)
 	defer writer.Close()
-	rtx, err := reader.BeginTx(ctx, nil)
+	rtx, err := reader.BeginTx(here(ctx), nil)
 	if err != nil {
 		return "", "", err
 	}
 	defer rtx.Rollback()
 	var n int
-	if err := rtx.QueryRowContext(ctx, "SELECT COUNT(*) FROM repro_items").Scan(&n); err != nil {
+	if err := rtx.QueryRowContext(here(ctx), "SELECT COUNT(*) FROM repro_items").Scan(&n); err != nil {
 		return "", "", err
 	}
 	start := time.Now()
-	_, err = writer.ExecContext(ctx, "INSERT INTO repro_items (id, name) VALUES (1, 'written during a read')")
+	_, err = writer.ExecContext(here(ctx), "INSERT INTO repro_items (id, name) VALUES (1, 'written during a read')")
 	d := FormatDuration(time.Since(start))
 	var le *dbtest.LockError
 	if errors.As(err, &le) {
@@ -396,12 +398,12 @@ func longRead(ctx context.Context, db *dbtest.DB) (string, string, error) {
 	if err != nil {
 		return "", "", err
 	}
-	writer.ExecContext(ctx, "DELETE FROM repro_items")
+	writer.ExecContext(here(ctx), "DELETE FROM repro_items")
 	return "the writer committed in " + d + " while the read was open", "", nil
 }
 
 func patternRetry(ctx context.Context, b dbtest.Backend, out *PatternResult) error {
-	db, err := connect(ctx, b, dbtest.WithoutMigrations(), dbtest.WithLockTimeout(100*time.Millisecond))
+	db, err := connect(here(ctx), b, dbtest.WithoutMigrations(), dbtest.WithLockTimeout(100*time.Millisecond))
 	if err != nil {
 		return err
 	}
@@ -414,31 +416,31 @@ func patternRetry(ctx context.Context, b dbtest.Backend, out *PatternResult) err
 	if err != nil {
 		return err
 	}
-	if _, err := dynamic.Append(ctx, writer, db.Dialect(), "repro_frames", f); err != nil {
+	if _, err := dynamic.Append(here(ctx), writer, db.Dialect(), "repro_frames", f); err != nil {
 		return err
 	}
-	defer writer.ExecContext(ctx, "DROP TABLE repro_frames")
+	defer writer.ExecContext(here(ctx), "DROP TABLE repro_frames")
 	hold := 600 * time.Millisecond // several lock timeouts, so that the retry is needed even when a wait ends late
-	release, err := holdTable(ctx, b, writer, "repro_frames")
+	release, err := holdTable(here(ctx), b, writer, "repro_frames")
 	if err != nil {
 		return err
 	}
 	time.AfterFunc(hold, release)
 	start := time.Now()
-	res, err := dynamic.Append(ctx, appender, db.Dialect(), "repro_frames", f, dynamic.WithRetry(20, 50*time.Millisecond, 200*time.Millisecond))
+	res, err := dynamic.Append(here(ctx), appender, db.Dialect(), "repro_frames", f, dynamic.WithRetry(20, 50*time.Millisecond, 200*time.Millisecond))
 	brief := time.Since(start)
 	if err != nil {
 		out.Happened = "the retry did not get past a brief writer: " + err.Error()
 		return nil
 	}
 	// Now a writer that does not let go.
-	release2, err := holdTable(ctx, b, writer, "repro_frames")
+	release2, err := holdTable(here(ctx), b, writer, "repro_frames")
 	if err != nil {
 		return err
 	}
 	defer release2()
 	start = time.Now()
-	_, err = dynamic.Append(ctx, appender, db.Dialect(), "repro_frames", f, dynamic.WithRetry(3, 50*time.Millisecond, 100*time.Millisecond))
+	_, err = dynamic.Append(here(ctx), appender, db.Dialect(), "repro_frames", f, dynamic.WithRetry(3, 50*time.Millisecond, 100*time.Millisecond))
 	out.Elapsed = time.Since(start)
 	var le *dynamic.LockedError
 	if !errors.As(err, &le) {
@@ -459,7 +461,7 @@ func patternRetry(ctx context.Context, b dbtest.Backend, out *PatternResult) err
 // holdTable makes a connection of pool hold a lock that keeps others from
 // writing to table, until release is called.
 func holdTable(ctx context.Context, b dbtest.Backend, pool *sql.DB, table string) (release func(), err error) {
-	conn, err := pool.Conn(ctx)
+	conn, err := pool.Conn(here(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -471,7 +473,7 @@ func holdTable(ctx context.Context, b dbtest.Backend, pool *sql.DB, table string
 		lock, unlock = []string{"LOCK TABLES " + table + " WRITE"}, "UNLOCK TABLES"
 	}
 	for _, q := range lock {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
+		if _, err := conn.ExecContext(here(ctx), q); err != nil {
 			conn.Close()
 			return nil, err
 		}
@@ -488,24 +490,24 @@ func holdTable(ctx context.Context, b dbtest.Backend, pool *sql.DB, table string
 
 func patternCommit(ctx context.Context, b dbtest.Backend, out *PatternResult) error {
 	// Under dbtest's default, the statement is refused.
-	db, err := connect(ctx, b)
+	db, err := connect(here(ctx), b)
 	if err != nil {
 		return err
 	}
-	db.ExecContext(ctx, "INSERT INTO teams (name) VALUES ('kept inside')")
-	_, cerr := db.ExecContext(ctx, "COMMIT")
+	db.ExecContext(here(ctx), "INSERT INTO teams (name) VALUES ('kept inside')")
+	_, cerr := db.ExecContext(here(ctx), "COMMIT")
 	refused := errors.Is(cerr, dbtest.ErrTransactionControl)
 	rerr := db.Release(ctx)
 	// Let it through, as it goes without dbtest: the rows escape, and
 	// cleanup catches it.
-	db2, err := connect(ctx, b, dbtest.WithTransactionControl())
+	db2, err := connect(here(ctx), b, dbtest.WithTransactionControl())
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	db2.ExecContext(ctx, "INSERT INTO teams (name) VALUES ('escapes')")
-	db2.ExecContext(ctx, "COMMIT")
-	db2.ExecContext(ctx, "INSERT INTO teams (name) VALUES ('after the commit')")
+	db2.ExecContext(here(ctx), "INSERT INTO teams (name) VALUES ('escapes')")
+	db2.ExecContext(here(ctx), "COMMIT")
+	db2.ExecContext(here(ctx), "INSERT INTO teams (name) VALUES ('after the commit')")
 	caught := db2.Release(ctx)
 	out.Elapsed = time.Since(start)
 	if caught != nil {
@@ -514,4 +516,16 @@ func patternCommit(ctx context.Context, b dbtest.Backend, out *PatternResult) er
 	out.Happened = fmt.Sprintf("refused by default: %v; let through, then caught at cleanup: %v", refused && rerr != nil, caught != nil)
 	out.OK = refused && rerr != nil && caught != nil && strings.Contains(caught.Error(), "COMMIT") && strings.Contains(caught.Error(), "teams (+2 rows)")
 	return nil
+}
+
+// here puts the file:line of its caller in ctx as the origin of the
+// connections and statements that ctx opens and runs: the patterns play
+// the code under test, so their reports name the pattern's own lines
+// rather than the caller of the harness.
+func here(ctx context.Context) context.Context {
+	_, file, line, ok := runtime.Caller(1)
+	if !ok {
+		return ctx
+	}
+	return dbtest.WithOrigin(ctx, fmt.Sprintf("%s:%d", filepath.Base(file), line))
 }

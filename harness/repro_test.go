@@ -2,6 +2,7 @@ package harness_test
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -22,6 +23,11 @@ func TestLockPatterns(t *testing.T) {
 					t.Errorf("pattern %d did not behave as documented:\n%s", r.Pattern.N, out.String())
 				} else {
 					t.Logf("\n%s", out.String())
+				}
+				// The patterns play the code under test: their reports
+				// name the pattern's own lines, not this test's.
+				if r.Pattern.N == 1 && b != dbtest.Postgres && !regexp.MustCompile(`connection #\d+ \(opened at repro\.go:\d+, separate connection\)`).MatchString(r.Report) {
+					t.Errorf("pattern 1's report does not place the separate connection in repro.go:\n%s", r.Report)
 				}
 			}
 		})
