@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sort"
 	"strings"
@@ -91,21 +92,13 @@ func schemaSQL(b Backend) string {
 
 // schemaFingerprint describes the schema of c's database, table by table.
 func schemaFingerprint(ctx context.Context, b Backend, c driver.Conn) (map[string]string, error) {
-	rows, st, err := queryConn(ctx, c, schemaSQL(b), nil)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		rows.Close()
-		if st != nil {
-			st.Close()
-		}
-	}()
 	parts := map[string][]string{}
-	dest := make([]driver.Value, len(rows.Columns()))
-	for rows.Next(dest) == nil {
+	err := eachRow(ctx, c, schemaSQL(b), nil, func(dest []driver.Value) {
 		t, d := asString(dest[0]), asString(dest[1])
 		parts[t] = append(parts[t], d)
+	})
+	if err != nil {
+		return nil, err
 	}
 	out := make(map[string]string, len(parts))
 	for t, p := range parts {
@@ -209,8 +202,10 @@ func readRows(ctx context.Context, c driver.Conn, query string) ([]string, [][]d
 	var out [][]driver.Value
 	for {
 		dest := make([]driver.Value, len(cols))
-		if err := rows.Next(dest); err != nil {
-			break
+		if err := rows.Next(dest); err == io.EOF {
+			return cols, out, nil
+		} else if err != nil {
+			return nil, nil, err
 		}
 		for i, v := range dest {
 			if b, ok := v.([]byte); ok {
@@ -219,7 +214,6 @@ func readRows(ctx context.Context, c driver.Conn, query string) ([]string, [][]d
 		}
 		out = append(out, dest)
 	}
-	return cols, out, nil
 }
 
 // restore brings sl's database back to its base state, in place. It
