@@ -18,9 +18,11 @@ import (
 // migrations left: it drops the tables the test created, empties every
 // table but goose's version table, restarts their identity counters, and
 // inserts again the rows the migrations seeded. It does so only when the
-// tables the migrations made are still there, column for column, and
-// their indexes too (the schema fingerprint); a test that dropped or
-// altered one gets a new database instead.
+// schema is still the one the migrations made, object for object (the
+// schema fingerprint: tables, columns, indexes, constraints, views,
+// triggers, routines...). Whatever it cannot bring back for a reason that
+// is no fault of the test (a changed schema, say) means a new database
+// instead, and the reason in the log.
 
 // gooseVersionTable is goose's table of applied migrations: it keeps its
 // rows.
@@ -33,9 +35,19 @@ const gooseVersionTable = "goose_db_version"
 // database is dropped instead, and the next test gets a new one.
 var ErrRestore = errors.New("restoring the database after the test failed")
 
-// errSchemaChanged says the test changed the schema the migrations made:
-// the database is rebuilt rather than restored.
-var errSchemaChanged = errors.New("the schema differs from the migrated one")
+// rebuildError says the database cannot be brought back in place for a
+// reason that is no fault of the test (it changed the migrated schema,
+// say): the caller drops it and migrates a new one, and logs the reason.
+type rebuildError struct{ reason string }
+
+func (e *rebuildError) Error() string { return e.reason }
+
+func rebuild(format string, args ...any) error {
+	return &rebuildError{fmt.Sprintf(format, args...)}
+}
+
+// errSchemaChanged says the test changed the schema the migrations made.
+var errSchemaChanged = rebuild("the test changed the migrated schema")
 
 // baseState is what a clean database holds beyond its row counts: the
 // schema fingerprint of each object, keyed by the table it belongs to,
@@ -66,25 +78,94 @@ type seqValue struct {
 	value int64
 }
 
-// schemaSQL lists each schema object as a (table, description) pair: the
-// table's columns and types, its indexes, and views as tables of their
-// own.
+// schemaSQL lists each schema object as a (key, description) pair, keyed
+// by the table it belongs to where it has one: each table's columns with
+// their types, nullability, defaults, collations and generation
+// expressions, its indexes and constraints, views and their definitions,
+// triggers, routines, events and, on PostgreSQL, sequences, types,
+// schemas, policies and extensions. Only what both MariaDB 10.11 and
+// MySQL 8 have in information_schema is read.
 func schemaSQL(b Backend) string {
 	switch b {
 	case Postgres:
-		return `SELECT c.relname, c.relkind::text || ' ' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || ' ' || a.attnotnull::text
+		return `SELECT c.relname, c.relkind::text || ' ' || c.relrowsecurity::text || ' ' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || ' ' ||
+				a.attnotnull::text || ' ' || a.attidentity::text || a.attgenerated::text || ' ' || a.attcollation::regcollation::text || ' ' ||
+				coalesce(pg_get_expr(d.adbin, d.adrelid), '')
 			FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-			WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+			LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+			WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'c', 'S')
+			UNION ALL
+			SELECT c.relname, 'view ' || pg_get_viewdef(c.oid)
+			FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('v', 'm')
 			UNION ALL
 			SELECT t.relname, 'index ' || i.relname || ' ' || pg_get_indexdef(x.indexrelid)
 			FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
-			WHERE t.relnamespace = current_schema()::regnamespace`
+			WHERE t.relnamespace = current_schema()::regnamespace
+			UNION ALL
+			SELECT coalesce(t.relname, ''), 'constraint ' || k.conname || ' ' || pg_get_constraintdef(k.oid)
+			FROM pg_constraint k LEFT JOIN pg_class t ON t.oid = k.conrelid
+			WHERE k.connamespace = current_schema()::regnamespace
+			UNION ALL
+			SELECT t.relname, 'trigger ' || g.tgenabled::text || ' ' || pg_get_triggerdef(g.oid)
+			FROM pg_trigger g JOIN pg_class t ON t.oid = g.tgrelid
+			WHERE NOT g.tgisinternal AND t.relnamespace = current_schema()::regnamespace
+			UNION ALL
+			SELECT t.relname, 'policy ' || p.polname || ' ' || p.polcmd::text || ' ' || p.polpermissive::text || ' ' ||
+				coalesce(pg_get_expr(p.polqual, p.polrelid), '') || ' ' || coalesce(pg_get_expr(p.polwithcheck, p.polrelid), '')
+			FROM pg_policy p JOIN pg_class t ON t.oid = p.polrelid
+			WHERE t.relnamespace = current_schema()::regnamespace
+			UNION ALL
+			SELECT c.relname, 'sequence ' || format_type(s.seqtypid, NULL) || ' ' || s.seqstart || ' ' || s.seqincrement || ' ' ||
+				s.seqmin || ' ' || s.seqmax || ' ' || s.seqcache || ' ' || s.seqcycle::text
+			FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid
+			WHERE c.relnamespace = current_schema()::regnamespace
+			UNION ALL
+			SELECT '', 'function ' || p.oid::regprocedure::text || ' ' || p.prokind::text || ' ' || pg_get_function_result(p.oid) || ' ' || md5(p.prosrc)
+			FROM pg_proc p WHERE p.pronamespace = current_schema()::regnamespace
+			UNION ALL
+			SELECT '', 'type ' || t.typname || ' ' || t.typtype::text || ' ' || format_type(t.typbasetype, t.typtypmod) || ' ' ||
+				coalesce((SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid), '')
+			FROM pg_type t WHERE t.typnamespace = current_schema()::regnamespace AND t.typrelid = 0 AND t.typcategory <> 'A'
+			UNION ALL
+			SELECT '', 'schema ' || n.nspname FROM pg_namespace n
+			WHERE n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema'
+			UNION ALL
+			SELECT '', 'extension ' || x.extname || ' ' || x.extversion FROM pg_extension x`
 	case MySQL:
-		return `SELECT table_name, CONCAT('column ', column_name, ' ', column_type, ' ', is_nullable)
+		return `SELECT table_name, CONCAT_WS(' ', 'column', column_name, column_type, is_nullable, COALESCE(column_default, 'NULL'),
+				extra, COALESCE(collation_name, ''), COALESCE(generation_expression, ''))
 			FROM information_schema.columns WHERE table_schema = DATABASE()
 			UNION ALL
-			SELECT table_name, CONCAT('index ', index_name, ' ', seq_in_index, ' ', column_name, ' ', non_unique)
-			FROM information_schema.statistics WHERE table_schema = DATABASE()`
+			SELECT table_name, CONCAT_WS(' ', 'table', table_type, COALESCE(engine, ''), COALESCE(table_collation, ''))
+			FROM information_schema.tables WHERE table_schema = DATABASE()
+			UNION ALL
+			SELECT table_name, CONCAT_WS(' ', 'view', view_definition, check_option)
+			FROM information_schema.views WHERE table_schema = DATABASE()
+			UNION ALL
+			SELECT table_name, CONCAT_WS(' ', 'index', index_name, seq_in_index, column_name, non_unique, COALESCE(sub_part, ''))
+			FROM information_schema.statistics WHERE table_schema = DATABASE()
+			UNION ALL
+			SELECT table_name, CONCAT_WS(' ', 'constraint', constraint_name, constraint_type)
+			FROM information_schema.table_constraints WHERE constraint_schema = DATABASE()
+			UNION ALL
+			SELECT '', CONCAT_WS(' ', 'check', constraint_name, check_clause)
+			FROM information_schema.check_constraints WHERE constraint_schema = DATABASE()
+			UNION ALL
+			SELECT table_name, CONCAT_WS(' ', 'foreign key', constraint_name, referenced_table_name, update_rule, delete_rule)
+			FROM information_schema.referential_constraints WHERE constraint_schema = DATABASE()
+			UNION ALL
+			SELECT table_name, CONCAT_WS(' ', 'key column', constraint_name, column_name, ordinal_position,
+				COALESCE(referenced_table_name, ''), COALESCE(referenced_column_name, ''))
+			FROM information_schema.key_column_usage WHERE constraint_schema = DATABASE()
+			UNION ALL
+			SELECT event_object_table, CONCAT_WS(' ', 'trigger', trigger_name, action_timing, event_manipulation, action_order, action_statement)
+			FROM information_schema.triggers WHERE trigger_schema = DATABASE()
+			UNION ALL
+			SELECT '', CONCAT_WS(' ', 'routine', routine_type, routine_name, COALESCE(routine_definition, ''))
+			FROM information_schema.routines WHERE routine_schema = DATABASE()
+			UNION ALL
+			SELECT '', CONCAT_WS(' ', 'event', event_name, status, COALESCE(event_definition, ''))
+			FROM information_schema.events WHERE event_schema = DATABASE()`
 	}
 	return `SELECT tbl_name, type || ' ' || name || ' ' || coalesce(sql, '') FROM sqlite_master
 		WHERE name NOT LIKE 'sqlite\_%' ESCAPE '\'`
@@ -217,7 +298,8 @@ func readRows(ctx context.Context, c driver.Conn, query string) ([]string, [][]d
 }
 
 // restore brings sl's database back to its base state, in place. It
-// returns errSchemaChanged when the test changed the migrated schema (the
+// returns a *rebuildError when the database cannot be brought back for a
+// reason that is no fault of the test, such as a changed schema (the
 // caller then rebuilds the database), and otherwise the error of the
 // statement that failed.
 func restore(ctx context.Context, b Backend, sl *slot) error {

@@ -1,0 +1,97 @@
+package dbtest_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/easyautoml/dbharness/dbtest"
+)
+
+// schemaChange is DDL a test without a transaction runs, and a query that
+// counts what it made, which must be 0 for the next test.
+type schemaChange struct {
+	name   string
+	ddl    []string
+	counts string
+}
+
+func schemaChanges(b dbtest.Backend) []schemaChange {
+	defaultSet := func(schemaFn string) schemaChange {
+		return schemaChange{"column default",
+			[]string{"ALTER TABLE things ALTER COLUMN name SET DEFAULT 'unnamed'"},
+			"SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = " + schemaFn +
+				" AND table_name = 'things' AND column_name = 'name' AND column_default IS NOT NULL"}
+	}
+	switch b {
+	case dbtest.Postgres:
+		return []schemaChange{
+			{"trigger", []string{
+				"CREATE FUNCTION keep_row() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$",
+				"CREATE TRIGGER audit_things BEFORE INSERT ON things FOR EACH ROW EXECUTE FUNCTION keep_row()",
+			}, "SELECT COUNT(*) FROM pg_trigger WHERE tgname = 'audit_things'"},
+			{"function", []string{"CREATE FUNCTION answer() RETURNS integer LANGUAGE sql AS 'SELECT 42'"},
+				"SELECT COUNT(*) FROM pg_proc WHERE proname = 'answer'"},
+			{"check constraint", []string{"ALTER TABLE things ADD CONSTRAINT short_name CHECK (length(name) < 10)"},
+				"SELECT COUNT(*) FROM pg_constraint WHERE conname = 'short_name'"},
+			{"dropped foreign key", []string{"ALTER TABLE things DROP CONSTRAINT things_kind_id_fkey"},
+				"SELECT 1 - COUNT(*) FROM pg_constraint WHERE conname = 'things_kind_id_fkey'"},
+			{"sequence", []string{"CREATE SEQUENCE tickets"},
+				"SELECT COUNT(*) FROM pg_class WHERE relname = 'tickets'"},
+			{"enum type", []string{"CREATE TYPE mood AS ENUM ('ok')"},
+				"SELECT COUNT(*) FROM pg_type WHERE typname = 'mood'"},
+			{"schema", []string{"CREATE SCHEMA side"},
+				"SELECT COUNT(*) FROM pg_namespace WHERE nspname = 'side'"},
+			defaultSet("current_schema()"),
+		}
+	case dbtest.MySQL:
+		return []schemaChange{
+			{"trigger", []string{"CREATE TRIGGER audit_things BEFORE INSERT ON things FOR EACH ROW SET NEW.name = UPPER(NEW.name)"},
+				"SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema = DATABASE() AND trigger_name = 'audit_things'"},
+			{"procedure", []string{"CREATE PROCEDURE answer() SELECT 42"},
+				"SELECT COUNT(*) FROM information_schema.routines WHERE routine_schema = DATABASE() AND routine_name = 'answer'"},
+			{"check constraint", []string{"ALTER TABLE things ADD CONSTRAINT short_name CHECK (CHAR_LENGTH(name) < 10)"},
+				"SELECT COUNT(*) FROM information_schema.table_constraints WHERE constraint_schema = DATABASE() AND constraint_name = 'short_name'"},
+			{"collation", []string{"ALTER TABLE things MODIFY name VARCHAR(50) COLLATE utf8mb4_bin NOT NULL"},
+				"SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'things' AND column_name = 'name' AND collation_name = 'utf8mb4_bin'"},
+			defaultSet("DATABASE()"),
+		}
+	}
+	return []schemaChange{
+		{"trigger", []string{"CREATE TRIGGER audit_things AFTER INSERT ON things BEGIN UPDATE kinds SET name = name; END"},
+			"SELECT COUNT(*) FROM sqlite_master WHERE name = 'audit_things'"},
+	}
+}
+
+// TestWithoutTransactionSchemaObjectsGone: schema objects a test adds or
+// changes beyond its tables (triggers, routines, constraints, defaults,
+// collations, sequences, types, schemas) do not reach the next test: it
+// gets a new database, or the same one without them.
+func TestWithoutTransactionSchemaObjectsGone(t *testing.T) {
+	for _, b := range dbtest.Backends() {
+		t.Run(string(b), func(t *testing.T) {
+			for _, c := range schemaChanges(b) {
+				t.Run(c.name, func(t *testing.T) {
+					ctx := context.Background()
+					db := connectNoTx(t, b)
+					for _, q := range c.ddl {
+						mustExec(t, db, q)
+					}
+					if n := count(t, db, c.counts); n != 1 {
+						t.Fatalf("%s: %d before cleanup, want 1", c.counts, n)
+					}
+					if err := db.Release(ctx); err != nil {
+						t.Fatalf("Release: %v", err)
+					}
+					next, err := dbtest.Connect(ctx, b, seededSchema(), dbtest.WithoutTransaction())
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer next.Release(ctx)
+					if n := count(t, next, c.counts); n != 0 {
+						t.Errorf("the next test (database %s, the first had %s) still sees the %s", next.DatabaseName(), db.DatabaseName(), c.name)
+					}
+				})
+			}
+		})
+	}
+}
