@@ -9,6 +9,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/ncruces/go-sqlite3"
+	sqlitedriver "github.com/ncruces/go-sqlite3/driver"
 )
 
 // Restoring a database in place. A test without a transaction
@@ -392,7 +395,7 @@ func (r *restorer) run(ctx context.Context) error {
 		return err
 	}
 	if diffs, _ := diffCounts(r.sl.baseline, now); len(diffs) > 0 {
-		return fmt.Errorf("tables still differ after the restore: %s", strings.Join(diffs, ", "))
+		return rebuild("tables still differ after the restore: %s", strings.Join(diffs, ", "))
 	}
 	return nil
 }
@@ -487,7 +490,8 @@ func (r *restorer) dropTables(ctx context.Context, tables []string) error {
 // tables that refer to others first, in one transaction: for the few rows
 // a test writes that costs a fraction of TRUNCATE, which makes new files
 // for every table and, with CASCADE, for every table that refers to them.
-// Tables whose foreign keys form a cycle are truncated instead.
+// Tables whose foreign keys form a cycle, or with a trigger on DELETE, are
+// truncated instead.
 func (r *restorer) restorePostgres(ctx context.Context, tables []string) error {
 	if len(tables) > 0 {
 		order, err := r.postgresDeleteOrder(ctx, tables)
@@ -596,8 +600,8 @@ func (r *restorer) insertSeed(ctx context.Context, t seedTable) error {
 }
 
 // restoreSQLite empties the tables and SQLite's AUTOINCREMENT counters in
-// one transaction, and copies the seeded rows back from the migrated
-// template, attached for the purpose.
+// one transaction, with the triggers off, and copies the seeded rows back
+// from the migrated template, attached for the purpose.
 func (r *restorer) restoreSQLite(ctx context.Context, tables []string) error {
 	hasSeq, err := queryStrings(ctx, r.sl.conn, "SELECT name FROM sqlite_master WHERE name = 'sqlite_sequence'")
 	if err != nil {
@@ -612,6 +616,16 @@ func (r *restorer) restoreSQLite(ctx context.Context, tables []string) error {
 			return err
 		}
 		defer r.exec(context.WithoutCancel(ctx), "DETACH DATABASE dbtest_seed")
+	}
+	// The migrations' triggers stay out of it: one on DELETE would write
+	// rows (an audit table's) while the restore empties the tables.
+	if raw, ok := r.sl.conn.(sqlitedriver.Conn); ok {
+		if on, err := raw.Raw().Config(sqlite3.DBCONFIG_ENABLE_TRIGGER); err == nil && on {
+			if _, err := raw.Raw().Config(sqlite3.DBCONFIG_ENABLE_TRIGGER, false); err != nil {
+				return fmt.Errorf("turning the triggers off: %w", err)
+			}
+			defer raw.Raw().Config(sqlite3.DBCONFIG_ENABLE_TRIGGER, true)
+		}
 	}
 	var q strings.Builder
 	q.WriteString("BEGIN;")
@@ -646,11 +660,16 @@ func (r *restorer) restoreSQLite(ctx context.Context, tables []string) error {
 // tables its foreign keys refer to: deleting in that order never breaks a
 // reference. Tables outside the list hold no rows (changedTables), so
 // only references between listed tables matter. It returns nil when
-// their foreign keys form a cycle.
+// their foreign keys form a cycle, or when one of them has a trigger on
+// DELETE: the trigger would write rows (an audit table's) while the
+// restore empties them, and TRUNCATE fires no such trigger.
 func (r *restorer) postgresDeleteOrder(ctx context.Context, tables []string) ([]string, error) {
 	_, rows, err := readRows(ctx, r.sl.conn, `SELECT c.relname, p.relname
 		FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_class p ON p.oid = k.confrelid
-		WHERE k.contype = 'f' AND c.relnamespace = current_schema()::regnamespace AND k.conrelid <> k.confrelid`)
+		WHERE k.contype = 'f' AND c.relnamespace = current_schema()::regnamespace AND k.conrelid <> k.confrelid
+		UNION ALL
+		SELECT c.relname, NULL FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
+		WHERE NOT g.tgisinternal AND g.tgtype & 8 <> 0 AND c.relnamespace = current_schema()::regnamespace`)
 	if err != nil {
 		return nil, err
 	}
@@ -658,13 +677,18 @@ func (r *restorer) postgresDeleteOrder(ctx context.Context, tables []string) ([]
 	for _, t := range tables {
 		listed[t] = true
 	}
+	for _, row := range rows {
+		if row[1] == nil && listed[asString(row[0])] {
+			return nil, nil // a trigger on DELETE
+		}
+	}
 	// refs[p] counts the listed tables that refer to p and are not yet
 	// ordered; p may go once none is left.
 	refs := map[string]int{}
 	children := map[string][]string{} // child -> the parents it refers to
 	for _, row := range rows {
 		child, parent := asString(row[0]), asString(row[1])
-		if listed[child] && listed[parent] {
+		if row[1] != nil && listed[child] && listed[parent] {
 			refs[parent]++
 			children[child] = append(children[child], parent)
 		}

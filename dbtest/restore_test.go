@@ -2,7 +2,9 @@ package dbtest_test
 
 import (
 	"context"
+	"io/fs"
 	"testing"
+	"testing/fstest"
 
 	"github.com/easyautoml/dbharness/dbtest"
 )
@@ -91,6 +93,75 @@ func TestWithoutTransactionSchemaObjectsGone(t *testing.T) {
 						t.Errorf("the next test (database %s, the first had %s) still sees the %s", next.DatabaseName(), db.DatabaseName(), c.name)
 					}
 				})
+			}
+		})
+	}
+}
+
+// auditedSchema is seededSchema plus a table of deleted things that a
+// trigger on DELETE fills.
+func auditedSchema() dbtest.Option {
+	trigger := map[string]string{
+		"sqlite": `-- +goose StatementBegin
+CREATE TRIGGER things_deleted AFTER DELETE ON things BEGIN INSERT INTO audit (what) VALUES (old.name); END;
+-- +goose StatementEnd`,
+		"postgres": `-- +goose StatementBegin
+CREATE FUNCTION note_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO audit (what) VALUES (OLD.name);
+	RETURN OLD;
+END
+$$;
+-- +goose StatementEnd
+CREATE TRIGGER things_deleted AFTER DELETE ON things FOR EACH ROW EXECUTE FUNCTION note_deleted();`,
+		"mysql": "CREATE TRIGGER things_deleted AFTER DELETE ON things FOR EACH ROW INSERT INTO audit (what) VALUES (OLD.name);",
+	}
+	return dbtest.WithDialectMigrations(func(dialect string) (fs.FS, error) {
+		fsys, err := seededFS(dialect)
+		if err != nil {
+			return nil, err
+		}
+		fsys["002_audit.sql"] = &fstest.MapFile{Data: []byte(`-- +goose Up
+CREATE TABLE audit (what VARCHAR(50));
+` + trigger[dialect] + `
+-- +goose Down
+DROP TABLE audit;
+`)}
+		return fsys, nil
+	})
+}
+
+// TestWithoutTransactionDeleteTrigger: a trigger of the migrations that
+// writes a row for every deleted one does not fire while the restore
+// empties the tables: the database is restored, audit table empty.
+func TestWithoutTransactionDeleteTrigger(t *testing.T) {
+	for _, b := range dbtest.Backends() {
+		t.Run(string(b), func(t *testing.T) {
+			ctx := context.Background()
+			db := connectOrSkip(t, b, auditedSchema(), dbtest.WithoutTransaction())
+			insertID(t, db.DB, db.Dialect(), "a")
+			insertID(t, db.DB, db.Dialect(), "b")
+			if err := db.Release(ctx); err != nil {
+				t.Fatalf("Release: %v", err)
+			}
+			next, err := dbtest.Connect(ctx, b, auditedSchema(), dbtest.WithoutTransaction())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer next.Release(ctx)
+			if next.DatabaseName() != db.DatabaseName() {
+				t.Errorf("the next handle got %s, want the restored %s", next.DatabaseName(), db.DatabaseName())
+			}
+			for _, table := range []string{"things", "audit"} {
+				if n := count(t, next, "SELECT COUNT(*) FROM "+table); n != 0 {
+					t.Errorf("%s has %d rows after the restore, want 0", table, n)
+				}
+			}
+			// The trigger still works.
+			insertID(t, next.DB, next.Dialect(), "c")
+			mustExec(t, next, "DELETE FROM things")
+			if n := count(t, next, "SELECT COUNT(*) FROM audit"); n != 1 {
+				t.Errorf("audit has %d rows after a DELETE, want 1", n)
 			}
 		})
 	}
