@@ -58,9 +58,10 @@ var errSchemaChanged = rebuild("the test changed the migrated schema")
 type baseState struct {
 	schema map[string]string
 	// seeds are the rows of every table (but goose's) that the migrations
-	// left rows in; empty for most schemas. On SQLite they are copied
-	// from the template instead (slot.seedDB), and seeds only names the
-	// tables.
+	// left rows in, in the columns an INSERT may set (not the generated
+	// ones); empty for most schemas. On SQLite they are copied from the
+	// template instead (slot.seedDB), and seeds only name the tables and
+	// their columns.
 	seeds []seedTable
 	// seqs are PostgreSQL's sequences that the migrations advanced, with
 	// their value; the others are restarted.
@@ -218,8 +219,12 @@ func captureBase(ctx context.Context, b Backend, sl *slot) (*baseState, error) {
 			continue
 		}
 		st := seedTable{table: t}
-		if b != SQLite {
-			if st.cols, st.rows, err = readRows(ctx, sl.conn, "SELECT * FROM "+quoteIdent(b, t)); err != nil {
+		if st.cols, err = insertableColumns(ctx, b, sl.conn, t); err != nil {
+			return nil, fmt.Errorf("reading the columns of %s: %w", t, err)
+		}
+		if b != SQLite && len(st.cols) > 0 {
+			q := "SELECT " + quoteList(b, st.cols) + " FROM " + quoteIdent(b, t)
+			if _, st.rows, err = readRows(ctx, sl.conn, q); err != nil {
 				return nil, fmt.Errorf("reading the rows the migrations seeded in %s: %w", t, err)
 			}
 		}
@@ -241,6 +246,38 @@ func captureBase(ctx context.Context, b Backend, sl *slot) (*baseState, error) {
 		}
 	}
 	return base, nil
+}
+
+// insertableColumns names the columns of table that an INSERT may set, in
+// order: all but the generated ones.
+func insertableColumns(ctx context.Context, b Backend, c driver.Conn, table string) ([]string, error) {
+	var q string
+	switch b {
+	case Postgres:
+		q = `SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped
+			AND attgenerated = '' ORDER BY attnum`
+		table = pgQuote(table)
+	case MySQL:
+		q = `SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ?
+			AND COALESCE(generation_expression, '') = '' ORDER BY ordinal_position`
+	default:
+		// hidden: 1 for a virtual table's hidden columns, 2 and 3 for
+		// generated ones.
+		q = "SELECT name FROM pragma_table_xinfo(?) WHERE hidden = 0 ORDER BY cid"
+	}
+	var cols []string
+	err := eachRow(ctx, c, q, namedValues([]driver.Value{table}), func(dest []driver.Value) {
+		cols = append(cols, asString(dest[0]))
+	})
+	return cols, err
+}
+
+func quoteList(b Backend, names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = quoteIdent(b, n)
+	}
+	return strings.Join(q, ", ")
 }
 
 // mysqlAutoIncrements reads the AUTO_INCREMENT of every table. MySQL 8
@@ -461,13 +498,7 @@ func maps2Equal(a, b map[string]string) bool {
 	return true
 }
 
-func (r *restorer) quoteAll(tables []string) string {
-	q := make([]string, len(tables))
-	for i, t := range tables {
-		q[i] = quoteIdent(r.b, t)
-	}
-	return strings.Join(q, ", ")
-}
+func (r *restorer) quoteAll(tables []string) string { return quoteList(r.b, tables) }
 
 // dropTables drops the tables the test created.
 func (r *restorer) dropTables(ctx context.Context, tables []string) error {
@@ -544,7 +575,8 @@ func (r *restorer) restoreMySQL(ctx context.Context, tables []string) error {
 
 // reseedServer inserts the seeded rows again. With PostgreSQL's foreign
 // keys on, a table whose rows refer to another's waits for it: each pass
-// inserts the tables it can, until none is left.
+// inserts the tables it can, until none is left. Rows that cannot go back
+// mean a new database.
 func (r *restorer) reseedServer(ctx context.Context) error {
 	pending := r.sl.base.seeds
 	for len(pending) > 0 {
@@ -556,45 +588,54 @@ func (r *restorer) reseedServer(ctx context.Context) error {
 			}
 		}
 		if len(next) == len(pending) {
-			return lastErr
+			return rebuild("the rows the migrations seeded cannot be inserted again: %v", lastErr)
 		}
 		pending = next
 	}
 	return nil
 }
 
-// insertSeed inserts one table's seeded rows, in one statement.
+// maxParams is the most bind parameters a statement may have: PostgreSQL's
+// protocol and MySQL's prepared statements both count them in 16 bits.
+const maxParams = 65535
+
+// insertSeed inserts one table's seeded rows, as many in each statement
+// as the bind parameters allow. On PostgreSQL, OVERRIDING SYSTEM VALUE
+// lets it set an identity column GENERATED ALWAYS.
 func (r *restorer) insertSeed(ctx context.Context, t seedTable) error {
-	var q strings.Builder
-	q.WriteString("INSERT INTO " + quoteIdent(r.b, t.table) + " (")
-	for i, c := range t.cols {
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		q.WriteString(quoteIdent(r.b, c))
+	if len(t.cols) == 0 {
+		return fmt.Errorf("%s has no column an INSERT can set", t.table)
 	}
-	q.WriteString(") VALUES ")
-	var args []driver.Value
-	for i, row := range t.rows {
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		q.WriteString("(")
-		for j, v := range row {
-			if j > 0 {
+	head := "INSERT INTO " + quoteIdent(r.b, t.table) + " (" + quoteList(r.b, t.cols) + ")"
+	if r.b == Postgres {
+		head += " OVERRIDING SYSTEM VALUE"
+	}
+	per := max(1, maxParams/len(t.cols))
+	for rows := range slices.Chunk(t.rows, per) {
+		var q strings.Builder
+		q.WriteString(head + " VALUES ")
+		args := make([]driver.Value, 0, len(rows)*len(t.cols))
+		for i, row := range rows {
+			if i > 0 {
 				q.WriteString(", ")
 			}
-			args = append(args, v)
-			if r.b == Postgres {
-				fmt.Fprintf(&q, "$%d", len(args))
-			} else {
-				q.WriteString("?")
+			q.WriteString("(")
+			for j, v := range row {
+				if j > 0 {
+					q.WriteString(", ")
+				}
+				args = append(args, v)
+				if r.b == Postgres {
+					fmt.Fprintf(&q, "$%d", len(args))
+				} else {
+					q.WriteString("?")
+				}
 			}
+			q.WriteString(")")
 		}
-		q.WriteString(")")
-	}
-	if _, err := execConn(ctx, r.sl.conn, q.String(), namedValues(args)); err != nil {
-		return fmt.Errorf("INSERT INTO %s (the rows the migrations seeded): %w", t.table, err)
+		if _, err := execConn(ctx, r.sl.conn, q.String(), namedValues(args)); err != nil {
+			return fmt.Errorf("INSERT INTO %s (the rows the migrations seeded): %w", t.table, err)
+		}
 	}
 	return nil
 }
@@ -637,7 +678,8 @@ func (r *restorer) restoreSQLite(ctx context.Context, tables []string) error {
 	}
 	for _, t := range seeds {
 		n := quoteIdent(r.b, t.table)
-		fmt.Fprintf(&q, " INSERT INTO main.%s SELECT * FROM dbtest_seed.%s;", n, n)
+		cols := quoteList(r.b, t.cols)
+		fmt.Fprintf(&q, " INSERT INTO main.%s (%s) SELECT %s FROM dbtest_seed.%s;", n, cols, cols, n)
 	}
 	if len(seeds) > 0 {
 		seq, err := queryStrings(ctx, r.sl.conn, "SELECT name FROM dbtest_seed.sqlite_master WHERE name = 'sqlite_sequence'")

@@ -166,3 +166,63 @@ func TestWithoutTransactionDeleteTrigger(t *testing.T) {
 		})
 	}
 }
+
+// generatedSchema seeds rows into tables with generated columns (an
+// identity column GENERATED ALWAYS on PostgreSQL, a stored expression on
+// every dialect), and more rows into another than one INSERT can bind.
+func generatedSchema() dbtest.Option {
+	sizes := map[string]string{
+		"sqlite":   "CREATE TABLE sizes (id INTEGER PRIMARY KEY, w INTEGER NOT NULL, area INTEGER GENERATED ALWAYS AS (w * w) STORED, half INTEGER AS (w / 2) VIRTUAL);",
+		"postgres": "CREATE TABLE sizes (id INTEGER GENERATED ALWAYS AS IDENTITY PRIMARY KEY, w INTEGER NOT NULL, area INTEGER GENERATED ALWAYS AS (w * w) STORED);",
+		"mysql":    "CREATE TABLE sizes (id INTEGER AUTO_INCREMENT PRIMARY KEY, w INTEGER NOT NULL, area INTEGER AS (w * w) STORED, half INTEGER AS (w DIV 2) VIRTUAL);",
+	}
+	return dbtest.WithDialectMigrations(func(dialect string) (fs.FS, error) {
+		return fstest.MapFS{"001_generated.sql": {Data: []byte(`-- +goose Up
+` + sizes[dialect] + `
+INSERT INTO sizes (w) VALUES (2), (3);
+CREATE TABLE digits (d INTEGER NOT NULL);
+INSERT INTO digits (d) VALUES (0), (1), (2), (3), (4), (5), (6), (7), (8), (9);
+CREATE TABLE many (a INTEGER NOT NULL, b INTEGER NOT NULL);
+INSERT INTO many (a, b) SELECT n, n FROM (
+	SELECT d1.d + 10 * d2.d + 100 * d3.d + 1000 * d4.d + 10000 * d5.d AS n
+	FROM digits d1, digits d2, digits d3, digits d4, digits d5) x
+WHERE n < 40000;
+-- +goose Down
+DROP TABLE many;
+DROP TABLE digits;
+DROP TABLE sizes;
+`)}}, nil
+	})
+}
+
+// TestWithoutTransactionGeneratedColumns: the seeded rows of tables with
+// generated columns, and 40,000 seeded rows of two columns (80,000
+// values, more than one statement can bind), go back after a test that
+// emptied them, into the same database.
+func TestWithoutTransactionGeneratedColumns(t *testing.T) {
+	for _, b := range dbtest.Backends() {
+		t.Run(string(b), func(t *testing.T) {
+			ctx := context.Background()
+			db := connectOrSkip(t, b, generatedSchema(), dbtest.WithoutTransaction())
+			mustExec(t, db, "DELETE FROM sizes")
+			mustExec(t, db, "DELETE FROM many")
+			if err := db.Release(ctx); err != nil {
+				t.Fatalf("Release: %v", err)
+			}
+			next, err := dbtest.Connect(ctx, b, generatedSchema(), dbtest.WithoutTransaction())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer next.Release(ctx)
+			if next.DatabaseName() != db.DatabaseName() {
+				t.Errorf("the next handle got %s, want the restored %s", next.DatabaseName(), db.DatabaseName())
+			}
+			if n := count(t, next, "SELECT COUNT(*) FROM sizes WHERE area = w * w AND id IN (1, 2)"); n != 2 {
+				t.Errorf("%d seeded sizes with their ids and areas, want 2", n)
+			}
+			if n := count(t, next, "SELECT COUNT(*) FROM many"); n != 40000 {
+				t.Errorf("many has %d rows, want the 40000 seeded", n)
+			}
+		})
+	}
+}
