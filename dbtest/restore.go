@@ -63,12 +63,17 @@ type baseState struct {
 	// template instead (slot.seedDB), and seeds only name the tables and
 	// their columns.
 	seeds []seedTable
-	// seqs are PostgreSQL's sequences that the migrations advanced, with
-	// their value; the others are restarted.
-	seqs []seqValue
+	// seqs are PostgreSQL's sequences, with their state, and seqQuery
+	// reads it: SELECT i, last_value, is_called FROM each sequence.
+	seqs     []seqValue
+	seqQuery string
 	// autoInc is MySQL's AUTO_INCREMENT of each table: a table whose
-	// counter moved is emptied even when it has no rows.
+	// counter moved is emptied even when it has no rows, and the counter
+	// set back after the restore where it differs.
 	autoInc map[string]int64
+	// sqliteSeq are the rows of SQLite's sqlite_sequence: the
+	// AUTOINCREMENT counter of each table.
+	sqliteSeq []seqValue
 }
 
 type seedTable struct {
@@ -78,8 +83,9 @@ type seedTable struct {
 }
 
 type seqValue struct {
-	name  string
-	value int64
+	name     string
+	value    int64
+	isCalled bool
 }
 
 // schemaSQL lists each schema object as a (key, description) pair, keyed
@@ -193,6 +199,9 @@ func schemaFingerprint(ctx context.Context, b Backend, c driver.Conn) (map[strin
 	return out, nil
 }
 
+// sqlString quotes s as an SQL string literal.
+func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
 func asString(v driver.Value) string {
 	switch v := v.(type) {
 	case string:
@@ -235,17 +244,52 @@ func captureBase(ctx context.Context, b Backend, sl *slot) (*baseState, error) {
 			return nil, err
 		}
 	}
-	if b == Postgres {
-		_, rows, err := readRows(ctx, sl.conn, `SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename), last_value
-			FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL`)
+	switch b {
+	case Postgres:
+		names, err := queryStrings(ctx, sl.conn, `SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
+			JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE c.relkind = 'S' AND c.relnamespace = current_schema()::regnamespace ORDER BY 1`)
 		if err != nil {
 			return nil, err
 		}
-		for _, r := range rows {
-			base.seqs = append(base.seqs, seqValue{asString(r[0]), asInt(r[1])})
+		if len(names) > 0 {
+			parts := make([]string, len(names))
+			for i, n := range names {
+				parts[i] = fmt.Sprintf("SELECT %d, last_value, is_called FROM %s", i, n)
+			}
+			base.seqQuery = strings.Join(parts, " UNION ALL ")
+			if base.seqs, err = postgresSequences(ctx, sl.conn, names, base.seqQuery); err != nil {
+				return nil, err
+			}
+		}
+	case SQLite:
+		has, err := queryStrings(ctx, sl.conn, "SELECT name FROM sqlite_master WHERE name = 'sqlite_sequence'")
+		if err != nil {
+			return nil, err
+		}
+		if len(has) > 0 {
+			err := eachRow(ctx, sl.conn, "SELECT name, seq FROM sqlite_sequence ORDER BY name", nil, func(dest []driver.Value) {
+				base.sqliteSeq = append(base.sqliteSeq, seqValue{name: asString(dest[0]), value: asInt(dest[1])})
+			})
+			if err != nil {
+				return nil, err
+			}
 		}
 	}
 	return base, nil
+}
+
+// postgresSequences reads the state of the sequences names, with query
+// (baseState.seqQuery).
+func postgresSequences(ctx context.Context, c driver.Conn, names []string, query string) ([]seqValue, error) {
+	out := make([]seqValue, len(names))
+	err := eachRow(ctx, c, query, nil, func(dest []driver.Value) {
+		if i := asInt(dest[0]); int(i) < len(names) {
+			called, _ := dest[2].(bool)
+			out[i] = seqValue{names[i], asInt(dest[1]), called}
+		}
+	})
+	return out, err
 }
 
 // insertableColumns names the columns of table that an INSERT may set, in
@@ -516,8 +560,8 @@ func (r *restorer) dropTables(ctx context.Context, tables []string) error {
 	return nil
 }
 
-// restorePostgres empties the tables, restarts every sequence the test
-// used, then seeds the tables again. It empties them with DELETE, the
+// restorePostgres empties the tables, seeds them again, then sets every
+// sequence back to its state in the clean database. It empties them with DELETE, the
 // tables that refer to others first, in one transaction: for the few rows
 // a test writes that costs a fraction of TRUNCATE, which makes new files
 // for every table and, with CASCADE, for every table that refers to them.
@@ -546,19 +590,41 @@ func (r *restorer) restorePostgres(ctx context.Context, tables []string) error {
 			}
 		}
 	}
-	if err := r.exec(ctx, `SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, start_value, false)
-		FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL`); err != nil {
-		return err
-	}
 	if err := r.reseedServer(ctx); err != nil {
 		return err
 	}
-	for _, s := range r.sl.base.seqs {
-		if err := r.exec(ctx, "SELECT setval($1::regclass, $2)", s.name, s.value); err != nil {
-			return err
-		}
+	return r.resetSequences(ctx)
+}
+
+// resetSequences sets every sequence whose state (last_value, is_called)
+// differs from the clean database's back to it, in one statement.
+func (r *restorer) resetSequences(ctx context.Context) error {
+	base := r.sl.base
+	if base.seqQuery == "" {
+		return nil
 	}
-	return nil
+	names := make([]string, len(base.seqs))
+	for i, s := range base.seqs {
+		names[i] = s.name
+	}
+	now, err := postgresSequences(ctx, r.sl.conn, names, base.seqQuery)
+	if err != nil {
+		return err
+	}
+	var sets []string
+	var args []driver.Value
+	for i, s := range base.seqs {
+		if now[i] == s {
+			continue
+		}
+		args = append(args, s.name, s.value, s.isCalled)
+		n := len(args)
+		sets = append(sets, fmt.Sprintf("setval($%d::regclass, $%d, $%d)", n-2, n-1, n))
+	}
+	if len(sets) == 0 {
+		return nil
+	}
+	return r.exec(ctx, "SELECT "+strings.Join(sets, ", "), args...)
 }
 
 // restoreMySQL empties the tables, which restarts their AUTO_INCREMENT,
@@ -570,7 +636,45 @@ func (r *restorer) restoreMySQL(ctx context.Context, tables []string) error {
 			return err
 		}
 	}
-	return r.reseedServer(ctx)
+	if err := r.reseedServer(ctx); err != nil {
+		return err
+	}
+	return r.resetAutoIncrements(ctx, tables)
+}
+
+// resetAutoIncrements sets the AUTO_INCREMENT of the tables the restore
+// emptied back to the clean database's where TRUNCATE and the seeded rows
+// left it elsewhere (a table made with AUTO_INCREMENT = 100, or whose
+// migrations inserted and deleted rows).
+func (r *restorer) resetAutoIncrements(ctx context.Context, tables []string) error {
+	if len(tables) == 0 {
+		return nil
+	}
+	now, err := mysqlAutoIncrements(ctx, r.sl.conn)
+	if err != nil {
+		return err
+	}
+	var altered bool
+	for _, t := range tables {
+		if want := r.sl.base.autoInc[t]; now[t] != want && want > 0 {
+			if err := r.exec(ctx, fmt.Sprintf("ALTER TABLE %s AUTO_INCREMENT = %d", quoteIdent(r.b, t), want)); err != nil {
+				return err
+			}
+			altered = true
+		}
+	}
+	if !altered {
+		return nil
+	}
+	if now, err = mysqlAutoIncrements(ctx, r.sl.conn); err != nil {
+		return err
+	}
+	for _, t := range tables {
+		if want := r.sl.base.autoInc[t]; now[t] != want {
+			return rebuild("the AUTO_INCREMENT of %s is %d after the restore, not %d as in the migrated database", t, now[t], want)
+		}
+	}
+	return nil
 }
 
 // reseedServer inserts the seeded rows again. With PostgreSQL's foreign
@@ -673,21 +777,16 @@ func (r *restorer) restoreSQLite(ctx context.Context, tables []string) error {
 	for _, t := range tables {
 		fmt.Fprintf(&q, " DELETE FROM main.%s;", quoteIdent(r.b, t))
 	}
-	if len(hasSeq) > 0 {
-		q.WriteString(" DELETE FROM main.sqlite_sequence;")
-	}
 	for _, t := range seeds {
 		n := quoteIdent(r.b, t.table)
 		cols := quoteList(r.b, t.cols)
 		fmt.Fprintf(&q, " INSERT INTO main.%s (%s) SELECT %s FROM dbtest_seed.%s;", n, cols, cols, n)
 	}
-	if len(seeds) > 0 {
-		seq, err := queryStrings(ctx, r.sl.conn, "SELECT name FROM dbtest_seed.sqlite_master WHERE name = 'sqlite_sequence'")
-		if err != nil {
-			return err
-		}
-		if len(seq) > 0 && len(hasSeq) > 0 {
-			q.WriteString(" DELETE FROM main.sqlite_sequence; INSERT INTO main.sqlite_sequence SELECT * FROM dbtest_seed.sqlite_sequence;")
+	if len(hasSeq) > 0 {
+		// The counters as the migrations left them, seeded rows or not.
+		q.WriteString(" DELETE FROM main.sqlite_sequence;")
+		for _, s := range r.sl.base.sqliteSeq {
+			fmt.Fprintf(&q, " INSERT INTO main.sqlite_sequence (name, seq) VALUES (%s, %d);", sqlString(s.name), s.value)
 		}
 	}
 	q.WriteString(" COMMIT")

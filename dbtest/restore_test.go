@@ -226,3 +226,88 @@ func TestWithoutTransactionGeneratedColumns(t *testing.T) {
 		})
 	}
 }
+
+// countersSchema has two tables whose identity counters the migrations
+// moved without leaving rows: tickets, whose migration inserted a row and
+// deleted it (the next id is 2), and desks, whose counter starts at 100.
+func countersSchema() dbtest.Option {
+	ddl := map[string]string{
+		"sqlite": `CREATE TABLE tickets (id INTEGER PRIMARY KEY AUTOINCREMENT, x INTEGER);
+CREATE TABLE desks (id INTEGER PRIMARY KEY AUTOINCREMENT, x INTEGER);
+INSERT INTO sqlite_sequence (name, seq) VALUES ('desks', 99);`,
+		"postgres": `CREATE TABLE tickets (id SERIAL PRIMARY KEY, x INTEGER);
+CREATE TABLE desks (id SERIAL PRIMARY KEY, x INTEGER);
+SELECT setval('desks_id_seq', 100, false);`,
+		"mysql": `CREATE TABLE tickets (id INTEGER AUTO_INCREMENT PRIMARY KEY, x INTEGER);
+CREATE TABLE desks (id INTEGER AUTO_INCREMENT PRIMARY KEY, x INTEGER) AUTO_INCREMENT = 100;`,
+	}
+	return dbtest.WithDialectMigrations(func(dialect string) (fs.FS, error) {
+		return fstest.MapFS{"001_counters.sql": {Data: []byte(`-- +goose Up
+` + ddl[dialect] + `
+INSERT INTO tickets (x) VALUES (0);
+DELETE FROM tickets;
+-- +goose Down
+DROP TABLE desks;
+DROP TABLE tickets;
+`)}}, nil
+	})
+}
+
+// insertRow inserts a row into table (id, x) and returns its id.
+func insertRow(t *testing.T, db *dbtest.DB, table string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	q := "INSERT INTO " + table + " (x) VALUES (1)"
+	if db.Dialect() == "postgres" {
+		var id int64
+		if err := db.QueryRowContext(ctx, q+" RETURNING id").Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	res, err := db.ExecContext(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// TestWithoutTransactionCountersRestored: identity counters that the
+// migrations moved without leaving rows (no seeded row to restart them
+// after) are as the migrations left them in the next test, in the same
+// database: its ids are the first test's.
+func TestWithoutTransactionCountersRestored(t *testing.T) {
+	for _, b := range dbtest.Backends() {
+		t.Run(string(b), func(t *testing.T) {
+			ctx := context.Background()
+			db := connectOrSkip(t, b, countersSchema(), dbtest.WithoutTransaction())
+			want := map[string]int64{"tickets": 2, "desks": 100}
+			for table, id := range want {
+				if got := insertRow(t, db, table); got != id {
+					t.Errorf("the first id in %s is %d, want %d", table, got, id)
+				}
+				insertRow(t, db, table)
+			}
+			if err := db.Release(ctx); err != nil {
+				t.Fatalf("Release: %v", err)
+			}
+			next, err := dbtest.Connect(ctx, b, countersSchema(), dbtest.WithoutTransaction())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer next.Release(ctx)
+			if next.DatabaseName() != db.DatabaseName() {
+				t.Errorf("the next handle got %s, want the restored %s", next.DatabaseName(), db.DatabaseName())
+			}
+			for table, id := range want {
+				if got := insertRow(t, next, table); got != id {
+					t.Errorf("the first id in %s after the restore is %d, want %d", table, got, id)
+				}
+			}
+		})
+	}
+}
