@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/ncruces/go-sqlite3"
 	sqlitedriver "github.com/ncruces/go-sqlite3/driver"
@@ -404,7 +405,55 @@ func restore(ctx context.Context, b Backend, sl *slot) error {
 	if cerr := r.finish(ctx); err == nil {
 		err = cerr
 	}
+	if err == nil && b != SQLite {
+		err = otherSessions(ctx, b, sl.conn)
+	}
 	return err
+}
+
+// otherSessionsSQL counts the sessions on the connection's database other
+// than its own (PostgreSQL's background workers aside).
+func otherSessionsSQL(b Backend) string {
+	if b == Postgres {
+		return `SELECT COUNT(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'`
+	}
+	return "SELECT COUNT(*) FROM information_schema.processlist WHERE db = DATABASE() AND id <> CONNECTION_ID()"
+}
+
+// otherSessions returns a *rebuildError when connections other than c
+// are still attached to its database: a pool or connection the test left
+// open would go on reading and writing the next test's database.
+// Dropping the database ends them. Connections closed just before take
+// the server a moment to go: it waits up to a second for them.
+func otherSessions(ctx context.Context, b Backend, c driver.Conn) error {
+	var n int64
+	for wait := time.Millisecond; ; wait *= 2 {
+		err := eachRow(ctx, c, otherSessionsSQL(b), nil, func(dest []driver.Value) { n = asInt(dest[0]) })
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		if wait > 512*time.Millisecond {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+	return rebuild("%d other %s still attached to it (a pool or connection the test left open; dropping the database ends %s)",
+		n, plural(n, "connection is", "connections are"), plural(n, "it", "them"))
+}
+
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // restorer runs the statements of one restore on a slot's connection.

@@ -2,7 +2,11 @@ package dbtest_test
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
 	"io/fs"
+	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 
@@ -307,6 +311,55 @@ func TestWithoutTransactionCountersRestored(t *testing.T) {
 				if got := insertRow(t, next, table); got != id {
 					t.Errorf("the first id in %s after the restore is %d, want %d", table, got, id)
 				}
+			}
+		})
+	}
+}
+
+// TestWithoutTransactionLeakedPool: a pool the test left open, connected
+// to its database, must not reach the next test's: cleanup drops the
+// database, which ends the pool's connections, and says why in the log.
+// The next test gets a new database.
+func TestWithoutTransactionLeakedPool(t *testing.T) {
+	for _, b := range []dbtest.Backend{dbtest.Postgres, dbtest.MySQL} {
+		t.Run(string(b), func(t *testing.T) {
+			ctx := context.Background()
+			var mu sync.Mutex
+			var logged []string
+			logf := dbtest.WithLogf(func(format string, args ...any) {
+				mu.Lock()
+				logged = append(logged, fmt.Sprintf(format, args...))
+				mu.Unlock()
+			})
+			db := connectNoTx(t, b, logf)
+			name := db.DatabaseName()
+			leaked, err := sql.Open(db.DriverName(), db.DSN())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer leaked.Close()
+			if err := leaked.PingContext(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Release(ctx); err != nil {
+				t.Fatalf("Release: %v", err)
+			}
+			mu.Lock()
+			report := strings.Join(logged, "\n")
+			mu.Unlock()
+			if !strings.Contains(report, "1 other connection is still attached") {
+				t.Errorf("the log says %q; want the leaked connection named", report)
+			}
+			next, err := dbtest.Connect(ctx, b, seededSchema(), dbtest.WithoutTransaction())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer next.Release(ctx)
+			if next.DatabaseName() == name {
+				t.Errorf("the next handle got %s, to which the leaked pool was connected", name)
+			}
+			if _, err := leaked.ExecContext(ctx, "INSERT INTO things (kind_id, name) VALUES (1, 'late')"); err == nil {
+				t.Error("the leaked pool still writes to the test's database")
 			}
 		})
 	}
