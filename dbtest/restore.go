@@ -497,6 +497,15 @@ func (r *restorer) run(ctx context.Context) error {
 		if err := r.dropTables(ctx, created); err != nil {
 			return err
 		}
+		if r.b == Postgres {
+			// Statements prepared on the connection for the dropped
+			// tables would fail on a table of the same name with other
+			// columns ("cached plan must not change result type"), as
+			// after a test's DDL.
+			if err := (postgresDialect{}).forget(ctx, r.sl.conn, r.sl.stmts); err != nil {
+				return err
+			}
+		}
 	}
 	fp, err := schemaFingerprint(ctx, r.b, r.sl.conn)
 	if err != nil {

@@ -364,3 +364,42 @@ func TestWithoutTransactionLeakedPool(t *testing.T) {
 		})
 	}
 }
+
+// TestEscapedTableStatementsForgotten: a test reads a table that a
+// separate connection created and filled; cleanup reports the escaped
+// writes and the restore drops the table. The next test on the same
+// database creates a table of that name with another column type: the
+// same query reads it, rather than failing on a statement prepared for
+// the dropped table ("cached plan must not change result type").
+func TestEscapedTableStatementsForgotten(t *testing.T) {
+	ctx := context.Background()
+	db := connectOrSkip(t, dbtest.Postgres, seededSchema())
+	raw, err := sql.Open(db.RawDriverName(), db.RawDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, raw, "CREATE TABLE extra (v INTEGER)")
+	mustExec(t, raw, "INSERT INTO extra VALUES (1)")
+	raw.Close()
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT * FROM extra").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("SELECT * FROM extra: %d, %v", n, err)
+	}
+	if err := db.Release(ctx); err == nil || !strings.Contains(err.Error(), "extra (a new table") {
+		t.Fatalf("Release = %v; want the escaped table reported", err)
+	}
+	next, err := dbtest.Connect(ctx, dbtest.Postgres, seededSchema())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer next.Release(ctx)
+	if next.DatabaseName() != db.DatabaseName() {
+		t.Errorf("the next handle got %s, want the restored %s", next.DatabaseName(), db.DatabaseName())
+	}
+	mustExec(t, next, "CREATE TABLE extra (v TEXT)")
+	mustExec(t, next, "INSERT INTO extra VALUES ('x')")
+	var s string
+	if err := next.QueryRowContext(ctx, "SELECT * FROM extra").Scan(&s); err != nil || s != "x" {
+		t.Errorf("SELECT * FROM extra in the next test: %q, %v; want x", s, err)
+	}
+}
