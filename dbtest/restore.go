@@ -156,9 +156,6 @@ func schemaSQL(b Backend) string {
 			SELECT table_name, CONCAT_WS(' ', 'index', index_name, seq_in_index, column_name, non_unique, COALESCE(sub_part, ''))
 			FROM information_schema.statistics WHERE table_schema = DATABASE()
 			UNION ALL
-			SELECT table_name, CONCAT_WS(' ', 'constraint', constraint_name, constraint_type)
-			FROM information_schema.table_constraints WHERE constraint_schema = DATABASE()
-			UNION ALL
 			SELECT '', CONCAT_WS(' ', 'check', constraint_name, check_clause)
 			FROM information_schema.check_constraints WHERE constraint_schema = DATABASE()
 			UNION ALL
@@ -167,7 +164,7 @@ func schemaSQL(b Backend) string {
 			UNION ALL
 			SELECT table_name, CONCAT_WS(' ', 'key column', constraint_name, column_name, ordinal_position,
 				COALESCE(referenced_table_name, ''), COALESCE(referenced_column_name, ''))
-			FROM information_schema.key_column_usage WHERE constraint_schema = DATABASE()
+			FROM information_schema.key_column_usage WHERE table_schema = DATABASE()
 			UNION ALL
 			SELECT event_object_table, CONCAT_WS(' ', 'trigger', trigger_name, action_timing, event_manipulation, action_order, action_statement)
 			FROM information_schema.triggers WHERE trigger_schema = DATABASE()
