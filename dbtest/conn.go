@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"io"
 )
 
 // Helpers that run statements on a driver.Conn of any driver, using the
@@ -93,4 +94,31 @@ func stmtQuery(ctx context.Context, st driver.Stmt, args []driver.NamedValue) (d
 	}
 	//lint:ignore SA1019 the fallback for drivers without StmtQueryContext
 	return st.Query(v)
+}
+
+// eachRow runs a query and calls f with each row it returns; dest is
+// reused from one row to the next. A read that fails part-way (a lost
+// connection, a cancelled context) is an error, not a short result.
+func eachRow(ctx context.Context, c driver.Conn, query string, args []driver.NamedValue, f func(dest []driver.Value)) error {
+	rows, st, err := queryConn(ctx, c, query, args)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		rows.Close()
+		if st != nil {
+			st.Close()
+		}
+	}()
+	dest := make([]driver.Value, len(rows.Columns()))
+	for {
+		err := rows.Next(dest)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		f(dest)
+	}
 }

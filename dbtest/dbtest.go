@@ -367,7 +367,12 @@ func (db *DB) Release(ctx context.Context) error {
 	if !clean && err == nil {
 		// Committed writes: restore the database in place when its schema
 		// is the migrated one, which costs less than a new database.
-		clean = restore(rctx, db.backend, db.slot) == nil
+		rerr := restore(rctx, db.backend, db.slot)
+		clean = rerr == nil
+		var rb *rebuildError
+		if errors.As(rerr, &rb) && s.logf != nil {
+			s.logf("dbtest: %s: database %s cannot be restored in place: %s; dropping it, the next test gets a new database", db.backend, db.slot.name, rb.reason)
+		}
 	}
 	if rerr := db.pool.release(rctx, db.slot, clean); rerr != nil && s.logf != nil {
 		s.logf("%v", rerr)

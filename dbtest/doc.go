@@ -50,10 +50,10 @@
 // When a test leaves its database dirty (a write that escaped the
 // transaction, or MySQL's implicit commit), cleanup still reports it as
 // before, and then restores the database in place, as it does for tests
-// without a transaction (below): it is reused only once it holds exactly
-// what its migrations left. A database whose migrated tables the test
-// dropped or altered, or that cannot be restored, is dropped instead, and
-// the next test gets a fresh one.
+// without a transaction (below): it is reused only once its schema is the
+// migrated one, its tables hold the rows the migrations left and its
+// identity counters are where they left them. A database that cannot be
+// brought back so is dropped instead, and the next test gets a fresh one.
 //
 // # Tests without a transaction
 //
@@ -71,15 +71,34 @@
 // sqlite_sequence) so the next test's ids are those this one got, and
 // inserts again the rows the migrations seeded; goose's version table
 // keeps its rows. On PostgreSQL that is DELETE in one transaction, the
-// tables that refer to others first, and setval on the sequences the test
-// used (TRUNCATE ... RESTART IDENTITY CASCADE when foreign keys form a
-// cycle), on MySQL TRUNCATE TABLE per table with
-// FOREIGN_KEY_CHECKS off, on SQLite DELETE in one transaction, which costs
+// tables that refer to others first, and setval on the sequences whose
+// (last_value, is_called) moved (TRUNCATE ... RESTART IDENTITY CASCADE
+// when foreign keys form a cycle or a table has a trigger on DELETE), on
+// MySQL TRUNCATE TABLE per table with FOREIGN_KEY_CHECKS off, and ALTER
+// TABLE ... AUTO_INCREMENT where that left the counter elsewhere than the
+// migrations did, on SQLite DELETE in one transaction, which costs
 // half of a fresh copy of the migrated template and a new connection
-// (BenchmarkWithoutTransaction). A test that dropped or altered a migrated
-// table gets its database dropped and a new one migrated. A restore that
-// fails, typically because a connection the test left open holds a lock
-// on a table, fails the test with [ErrRestore] and drops the database.
+// (BenchmarkWithoutTransaction). The tables are emptied without firing
+// the migrations' triggers on DELETE (TRUNCATE on PostgreSQL, triggers off
+// on SQLite), and the seeded rows go back without their generated
+// columns.
+//
+// The database is reused only when its schema is still the migrated one,
+// compared object by object: tables and their columns (types,
+// nullability, defaults, collations, generation expressions), indexes,
+// constraints and foreign keys, views and their definitions, triggers,
+// routines and events, and on PostgreSQL sequences, types, schemas,
+// policies and extensions (on SQLite, everything in sqlite_master).
+// Grants, comments and storage options are not compared. Whatever the
+// restore cannot bring back for a reason that is no fault of the test (a
+// changed schema, seeded rows that do not go back, counts or counters
+// that still differ, other connections still attached to the database,
+// such as a pool the test left open) means the database is dropped, which
+// ends those connections, and a new one migrated; the reason goes to
+// the test's log ([WithLogf] with [Connect]), and the test passes. A
+// restore that fails, typically because a connection the test left open
+// holds a lock on a table, fails the test with [ErrRestore] and drops the
+// database.
 //
 // These handles take their databases from a pool of their own, so a
 // transactional test never runs on a database that a test without a

@@ -62,46 +62,30 @@ func countTables(ctx context.Context, b Backend, c driver.Conn) (tableCounts, er
 		}
 		fmt.Fprintf(&q, "SELECT %d, COUNT(*) FROM %s", i, quoteIdent(b, n))
 	}
-	rows, st, err := queryConn(ctx, c, q.String(), nil)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		rows.Close()
-		if st != nil {
-			st.Close()
-		}
-	}()
-	dest := make([]driver.Value, len(rows.Columns()))
-	for rows.Next(dest) == nil {
+	err = eachRow(ctx, c, q.String(), nil, func(dest []driver.Value) {
 		i, n := asInt(dest[0]), asInt(dest[1])
 		if int(i) < len(names) {
 			counts[names[i]] = n
 		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	return counts, nil
 }
 
 func queryStrings(ctx context.Context, c driver.Conn, query string) ([]string, error) {
-	rows, st, err := queryConn(ctx, c, query, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		rows.Close()
-		if st != nil {
-			st.Close()
-		}
-	}()
 	var out []string
-	dest := make([]driver.Value, len(rows.Columns()))
-	for rows.Next(dest) == nil {
+	err := eachRow(ctx, c, query, nil, func(dest []driver.Value) {
 		switch v := dest[0].(type) {
 		case string:
 			out = append(out, v)
 		case []byte:
 			out = append(out, string(v))
 		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

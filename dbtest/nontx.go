@@ -42,8 +42,10 @@ func (db *DB) connectNoTx(cfg *config) (*DB, error) {
 }
 
 // releaseNoTx closes the handle's pool and restores the database. A
-// database whose schema the test changed is dropped instead, and so is one
-// that could not be restored, which is an error wrapping [ErrRestore].
+// database that cannot be restored in place for a reason that is no fault
+// of the test (its schema changed, say) is dropped instead, with the
+// reason logged; one whose restore failed is dropped too, and that is an
+// error wrapping [ErrRestore].
 func (db *DB) releaseNoTx(ctx context.Context) error {
 	db.DB.Close()
 	sl := db.slot
@@ -57,11 +59,12 @@ func (db *DB) releaseNoTx(ctx context.Context) error {
 	err := restore(rctx, db.backend, sl)
 	currentTests.Delete(sl.name)
 	var problems error
+	var rb *rebuildError
 	switch {
 	case err == nil:
-	case errors.Is(err, errSchemaChanged):
+	case errors.As(err, &rb):
 		if db.logf != nil {
-			db.logf("dbtest: %s: the test changed the migrated schema of %s; dropping it, the next test gets a new database", db.backend, sl.name)
+			db.logf("dbtest: %s: database %s cannot be restored in place: %s; dropping it, the next test gets a new database", db.backend, sl.name, rb.reason)
 		}
 	default:
 		problems = fmt.Errorf("dbtest: %s: %w: %v; database %s is dropped instead, and the next test gets a new one (did the test leave a connection or a transaction open?)",

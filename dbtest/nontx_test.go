@@ -18,13 +18,17 @@ import (
 // seededSchema has, on every dialect, a table with generated ids and a row
 // its migration seeds (kinds), and a table whose rows refer to it (things).
 func seededSchema() dbtest.Option {
+	return dbtest.WithDialectMigrations(func(dialect string) (fs.FS, error) { return seededFS(dialect) })
+}
+
+// seededFS is the migration of seededSchema.
+func seededFS(dialect string) (fstest.MapFS, error) {
 	id := map[string]string{
 		"sqlite":   "INTEGER PRIMARY KEY AUTOINCREMENT",
 		"postgres": "SERIAL PRIMARY KEY",
 		"mysql":    "INTEGER AUTO_INCREMENT PRIMARY KEY",
 	}
-	return dbtest.WithDialectMigrations(func(dialect string) (fs.FS, error) {
-		return fstest.MapFS{"001_kinds.sql": {Data: []byte(fmt.Sprintf(`-- +goose Up
+	return fstest.MapFS{"001_kinds.sql": {Data: []byte(fmt.Sprintf(`-- +goose Up
 CREATE TABLE kinds (id %[1]s, name VARCHAR(50) NOT NULL UNIQUE);
 INSERT INTO kinds (name) VALUES ('seeded');
 CREATE TABLE things (id %[1]s, kind_id INTEGER NOT NULL REFERENCES kinds (id), name VARCHAR(50) NOT NULL);
@@ -32,7 +36,6 @@ CREATE TABLE things (id %[1]s, kind_id INTEGER NOT NULL REFERENCES kinds (id), n
 DROP TABLE things;
 DROP TABLE kinds;
 `, id[dialect]))}}, nil
-	})
 }
 
 // insertID inserts a thing of the seeded kind and returns its id.

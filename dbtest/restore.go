@@ -5,9 +5,14 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sort"
 	"strings"
+	"time"
+
+	"github.com/ncruces/go-sqlite3"
+	sqlitedriver "github.com/ncruces/go-sqlite3/driver"
 )
 
 // Restoring a database in place. A test without a transaction
@@ -17,9 +22,11 @@ import (
 // migrations left: it drops the tables the test created, empties every
 // table but goose's version table, restarts their identity counters, and
 // inserts again the rows the migrations seeded. It does so only when the
-// tables the migrations made are still there, column for column, and
-// their indexes too (the schema fingerprint); a test that dropped or
-// altered one gets a new database instead.
+// schema is still the one the migrations made, object for object (the
+// schema fingerprint: tables, columns, indexes, constraints, views,
+// triggers, routines...). Whatever it cannot bring back for a reason that
+// is no fault of the test (a changed schema, say) means a new database
+// instead, and the reason in the log.
 
 // gooseVersionTable is goose's table of applied migrations: it keeps its
 // rows.
@@ -32,9 +39,19 @@ const gooseVersionTable = "goose_db_version"
 // database is dropped instead, and the next test gets a new one.
 var ErrRestore = errors.New("restoring the database after the test failed")
 
-// errSchemaChanged says the test changed the schema the migrations made:
-// the database is rebuilt rather than restored.
-var errSchemaChanged = errors.New("the schema differs from the migrated one")
+// rebuildError says the database cannot be brought back in place for a
+// reason that is no fault of the test (it changed the migrated schema,
+// say): the caller drops it and migrates a new one, and logs the reason.
+type rebuildError struct{ reason string }
+
+func (e *rebuildError) Error() string { return e.reason }
+
+func rebuild(format string, args ...any) error {
+	return &rebuildError{fmt.Sprintf(format, args...)}
+}
+
+// errSchemaChanged says the test changed the schema the migrations made.
+var errSchemaChanged = rebuild("the test changed the migrated schema")
 
 // baseState is what a clean database holds beyond its row counts: the
 // schema fingerprint of each object, keyed by the table it belongs to,
@@ -42,16 +59,22 @@ var errSchemaChanged = errors.New("the schema differs from the migrated one")
 type baseState struct {
 	schema map[string]string
 	// seeds are the rows of every table (but goose's) that the migrations
-	// left rows in; empty for most schemas. On SQLite they are copied
-	// from the template instead (slot.seedDB), and seeds only names the
-	// tables.
+	// left rows in, in the columns an INSERT may set (not the generated
+	// ones); empty for most schemas. On SQLite they are copied from the
+	// template instead (slot.seedDB), and seeds only name the tables and
+	// their columns.
 	seeds []seedTable
-	// seqs are PostgreSQL's sequences that the migrations advanced, with
-	// their value; the others are restarted.
-	seqs []seqValue
+	// seqs are PostgreSQL's sequences, with their state, and seqQuery
+	// reads it: SELECT i, last_value, is_called FROM each sequence.
+	seqs     []seqValue
+	seqQuery string
 	// autoInc is MySQL's AUTO_INCREMENT of each table: a table whose
-	// counter moved is emptied even when it has no rows.
+	// counter moved is emptied even when it has no rows, and the counter
+	// set back after the restore where it differs.
 	autoInc map[string]int64
+	// sqliteSeq are the rows of SQLite's sqlite_sequence: the
+	// AUTOINCREMENT counter of each table.
+	sqliteSeq []seqValue
 }
 
 type seedTable struct {
@@ -61,29 +84,96 @@ type seedTable struct {
 }
 
 type seqValue struct {
-	name  string
-	value int64
+	name     string
+	value    int64
+	isCalled bool
 }
 
-// schemaSQL lists each schema object as a (table, description) pair: the
-// table's columns and types, its indexes, and views as tables of their
-// own.
+// schemaSQL lists each schema object as a (key, description) pair, keyed
+// by the table it belongs to where it has one: each table's columns with
+// their types, nullability, defaults, collations and generation
+// expressions, its indexes and constraints, views and their definitions,
+// triggers, routines, events and, on PostgreSQL, sequences, types,
+// schemas, policies and extensions. Only what both MariaDB 10.11 and
+// MySQL 8 have in information_schema is read.
 func schemaSQL(b Backend) string {
 	switch b {
 	case Postgres:
-		return `SELECT c.relname, c.relkind::text || ' ' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || ' ' || a.attnotnull::text
+		return `SELECT c.relname, c.relkind::text || ' ' || c.relrowsecurity::text || ' ' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || ' ' ||
+				a.attnotnull::text || ' ' || a.attidentity::text || a.attgenerated::text || ' ' || a.attcollation::regcollation::text || ' ' ||
+				coalesce(pg_get_expr(d.adbin, d.adrelid), '')
 			FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-			WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+			LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+			WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'c', 'S')
+			UNION ALL
+			SELECT c.relname, 'view ' || pg_get_viewdef(c.oid)
+			FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('v', 'm')
 			UNION ALL
 			SELECT t.relname, 'index ' || i.relname || ' ' || pg_get_indexdef(x.indexrelid)
 			FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
-			WHERE t.relnamespace = current_schema()::regnamespace`
+			WHERE t.relnamespace = current_schema()::regnamespace
+			UNION ALL
+			SELECT coalesce(t.relname, ''), 'constraint ' || k.conname || ' ' || pg_get_constraintdef(k.oid)
+			FROM pg_constraint k LEFT JOIN pg_class t ON t.oid = k.conrelid
+			WHERE k.connamespace = current_schema()::regnamespace
+			UNION ALL
+			SELECT t.relname, 'trigger ' || g.tgenabled::text || ' ' || pg_get_triggerdef(g.oid)
+			FROM pg_trigger g JOIN pg_class t ON t.oid = g.tgrelid
+			WHERE NOT g.tgisinternal AND t.relnamespace = current_schema()::regnamespace
+			UNION ALL
+			SELECT t.relname, 'policy ' || p.polname || ' ' || p.polcmd::text || ' ' || p.polpermissive::text || ' ' ||
+				coalesce(pg_get_expr(p.polqual, p.polrelid), '') || ' ' || coalesce(pg_get_expr(p.polwithcheck, p.polrelid), '')
+			FROM pg_policy p JOIN pg_class t ON t.oid = p.polrelid
+			WHERE t.relnamespace = current_schema()::regnamespace
+			UNION ALL
+			SELECT c.relname, 'sequence ' || format_type(s.seqtypid, NULL) || ' ' || s.seqstart || ' ' || s.seqincrement || ' ' ||
+				s.seqmin || ' ' || s.seqmax || ' ' || s.seqcache || ' ' || s.seqcycle::text
+			FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid
+			WHERE c.relnamespace = current_schema()::regnamespace
+			UNION ALL
+			SELECT '', 'function ' || p.oid::regprocedure::text || ' ' || p.prokind::text || ' ' || pg_get_function_result(p.oid) || ' ' || md5(p.prosrc)
+			FROM pg_proc p WHERE p.pronamespace = current_schema()::regnamespace
+			UNION ALL
+			SELECT '', 'type ' || t.typname || ' ' || t.typtype::text || ' ' || format_type(t.typbasetype, t.typtypmod) || ' ' ||
+				coalesce((SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid), '')
+			FROM pg_type t WHERE t.typnamespace = current_schema()::regnamespace AND t.typrelid = 0 AND t.typcategory <> 'A'
+			UNION ALL
+			SELECT '', 'schema ' || n.nspname FROM pg_namespace n
+			WHERE n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema'
+			UNION ALL
+			SELECT '', 'extension ' || x.extname || ' ' || x.extversion FROM pg_extension x`
 	case MySQL:
-		return `SELECT table_name, CONCAT('column ', column_name, ' ', column_type, ' ', is_nullable)
+		return `SELECT table_name, CONCAT_WS(' ', 'column', column_name, column_type, is_nullable, COALESCE(column_default, 'NULL'),
+				extra, COALESCE(collation_name, ''), COALESCE(generation_expression, ''))
 			FROM information_schema.columns WHERE table_schema = DATABASE()
 			UNION ALL
-			SELECT table_name, CONCAT('index ', index_name, ' ', seq_in_index, ' ', column_name, ' ', non_unique)
-			FROM information_schema.statistics WHERE table_schema = DATABASE()`
+			SELECT table_name, CONCAT_WS(' ', 'table', table_type, COALESCE(engine, ''), COALESCE(table_collation, ''))
+			FROM information_schema.tables WHERE table_schema = DATABASE()
+			UNION ALL
+			SELECT table_name, CONCAT_WS(' ', 'view', view_definition, check_option)
+			FROM information_schema.views WHERE table_schema = DATABASE()
+			UNION ALL
+			SELECT table_name, CONCAT_WS(' ', 'index', index_name, seq_in_index, column_name, non_unique, COALESCE(sub_part, ''))
+			FROM information_schema.statistics WHERE table_schema = DATABASE()
+			UNION ALL
+			SELECT '', CONCAT_WS(' ', 'check', constraint_name, check_clause)
+			FROM information_schema.check_constraints WHERE constraint_schema = DATABASE()
+			UNION ALL
+			SELECT table_name, CONCAT_WS(' ', 'foreign key', constraint_name, referenced_table_name, update_rule, delete_rule)
+			FROM information_schema.referential_constraints WHERE constraint_schema = DATABASE()
+			UNION ALL
+			SELECT table_name, CONCAT_WS(' ', 'key column', constraint_name, column_name, ordinal_position,
+				COALESCE(referenced_table_name, ''), COALESCE(referenced_column_name, ''))
+			FROM information_schema.key_column_usage WHERE table_schema = DATABASE()
+			UNION ALL
+			SELECT event_object_table, CONCAT_WS(' ', 'trigger', trigger_name, action_timing, event_manipulation, action_order, action_statement)
+			FROM information_schema.triggers WHERE trigger_schema = DATABASE()
+			UNION ALL
+			SELECT '', CONCAT_WS(' ', 'routine', routine_type, routine_name, COALESCE(routine_definition, ''))
+			FROM information_schema.routines WHERE routine_schema = DATABASE()
+			UNION ALL
+			SELECT '', CONCAT_WS(' ', 'event', event_name, status, COALESCE(event_definition, ''))
+			FROM information_schema.events WHERE event_schema = DATABASE()`
 	}
 	return `SELECT tbl_name, type || ' ' || name || ' ' || coalesce(sql, '') FROM sqlite_master
 		WHERE name NOT LIKE 'sqlite\_%' ESCAPE '\'`
@@ -91,21 +181,13 @@ func schemaSQL(b Backend) string {
 
 // schemaFingerprint describes the schema of c's database, table by table.
 func schemaFingerprint(ctx context.Context, b Backend, c driver.Conn) (map[string]string, error) {
-	rows, st, err := queryConn(ctx, c, schemaSQL(b), nil)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		rows.Close()
-		if st != nil {
-			st.Close()
-		}
-	}()
 	parts := map[string][]string{}
-	dest := make([]driver.Value, len(rows.Columns()))
-	for rows.Next(dest) == nil {
+	err := eachRow(ctx, c, schemaSQL(b), nil, func(dest []driver.Value) {
 		t, d := asString(dest[0]), asString(dest[1])
 		parts[t] = append(parts[t], d)
+	})
+	if err != nil {
+		return nil, err
 	}
 	out := make(map[string]string, len(parts))
 	for t, p := range parts {
@@ -114,6 +196,9 @@ func schemaFingerprint(ctx context.Context, b Backend, c driver.Conn) (map[strin
 	}
 	return out, nil
 }
+
+// sqlString quotes s as an SQL string literal.
+func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 func asString(v driver.Value) string {
 	switch v := v.(type) {
@@ -141,8 +226,12 @@ func captureBase(ctx context.Context, b Backend, sl *slot) (*baseState, error) {
 			continue
 		}
 		st := seedTable{table: t}
-		if b != SQLite {
-			if st.cols, st.rows, err = readRows(ctx, sl.conn, "SELECT * FROM "+quoteIdent(b, t)); err != nil {
+		if st.cols, err = insertableColumns(ctx, b, sl.conn, t); err != nil {
+			return nil, fmt.Errorf("reading the columns of %s: %w", t, err)
+		}
+		if b != SQLite && len(st.cols) > 0 {
+			q := "SELECT " + quoteList(b, st.cols) + " FROM " + quoteIdent(b, t)
+			if _, st.rows, err = readRows(ctx, sl.conn, q); err != nil {
 				return nil, fmt.Errorf("reading the rows the migrations seeded in %s: %w", t, err)
 			}
 		}
@@ -153,17 +242,84 @@ func captureBase(ctx context.Context, b Backend, sl *slot) (*baseState, error) {
 			return nil, err
 		}
 	}
-	if b == Postgres {
-		_, rows, err := readRows(ctx, sl.conn, `SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename), last_value
-			FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL`)
+	switch b {
+	case Postgres:
+		names, err := queryStrings(ctx, sl.conn, `SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
+			JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE c.relkind = 'S' AND c.relnamespace = current_schema()::regnamespace ORDER BY 1`)
 		if err != nil {
 			return nil, err
 		}
-		for _, r := range rows {
-			base.seqs = append(base.seqs, seqValue{asString(r[0]), asInt(r[1])})
+		if len(names) > 0 {
+			parts := make([]string, len(names))
+			for i, n := range names {
+				parts[i] = fmt.Sprintf("SELECT %d, last_value, is_called FROM %s", i, n)
+			}
+			base.seqQuery = strings.Join(parts, " UNION ALL ")
+			if base.seqs, err = postgresSequences(ctx, sl.conn, names, base.seqQuery); err != nil {
+				return nil, err
+			}
+		}
+	case SQLite:
+		has, err := queryStrings(ctx, sl.conn, "SELECT name FROM sqlite_master WHERE name = 'sqlite_sequence'")
+		if err != nil {
+			return nil, err
+		}
+		if len(has) > 0 {
+			err := eachRow(ctx, sl.conn, "SELECT name, seq FROM sqlite_sequence ORDER BY name", nil, func(dest []driver.Value) {
+				base.sqliteSeq = append(base.sqliteSeq, seqValue{name: asString(dest[0]), value: asInt(dest[1])})
+			})
+			if err != nil {
+				return nil, err
+			}
 		}
 	}
 	return base, nil
+}
+
+// postgresSequences reads the state of the sequences names, with query
+// (baseState.seqQuery).
+func postgresSequences(ctx context.Context, c driver.Conn, names []string, query string) ([]seqValue, error) {
+	out := make([]seqValue, len(names))
+	err := eachRow(ctx, c, query, nil, func(dest []driver.Value) {
+		if i := asInt(dest[0]); int(i) < len(names) {
+			called, _ := dest[2].(bool)
+			out[i] = seqValue{names[i], asInt(dest[1]), called}
+		}
+	})
+	return out, err
+}
+
+// insertableColumns names the columns of table that an INSERT may set, in
+// order: all but the generated ones.
+func insertableColumns(ctx context.Context, b Backend, c driver.Conn, table string) ([]string, error) {
+	var q string
+	switch b {
+	case Postgres:
+		q = `SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped
+			AND attgenerated = '' ORDER BY attnum`
+		table = pgQuote(table)
+	case MySQL:
+		q = `SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ?
+			AND COALESCE(generation_expression, '') = '' ORDER BY ordinal_position`
+	default:
+		// hidden: 1 for a virtual table's hidden columns, 2 and 3 for
+		// generated ones.
+		q = "SELECT name FROM pragma_table_xinfo(?) WHERE hidden = 0 ORDER BY cid"
+	}
+	var cols []string
+	err := eachRow(ctx, c, q, namedValues([]driver.Value{table}), func(dest []driver.Value) {
+		cols = append(cols, asString(dest[0]))
+	})
+	return cols, err
+}
+
+func quoteList(b Backend, names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = quoteIdent(b, n)
+	}
+	return strings.Join(q, ", ")
 }
 
 // mysqlAutoIncrements reads the AUTO_INCREMENT of every table. MySQL 8
@@ -209,8 +365,10 @@ func readRows(ctx context.Context, c driver.Conn, query string) ([]string, [][]d
 	var out [][]driver.Value
 	for {
 		dest := make([]driver.Value, len(cols))
-		if err := rows.Next(dest); err != nil {
-			break
+		if err := rows.Next(dest); err == io.EOF {
+			return cols, out, nil
+		} else if err != nil {
+			return nil, nil, err
 		}
 		for i, v := range dest {
 			if b, ok := v.([]byte); ok {
@@ -219,11 +377,11 @@ func readRows(ctx context.Context, c driver.Conn, query string) ([]string, [][]d
 		}
 		out = append(out, dest)
 	}
-	return cols, out, nil
 }
 
 // restore brings sl's database back to its base state, in place. It
-// returns errSchemaChanged when the test changed the migrated schema (the
+// returns a *rebuildError when the database cannot be brought back for a
+// reason that is no fault of the test, such as a changed schema (the
 // caller then rebuilds the database), and otherwise the error of the
 // statement that failed.
 func restore(ctx context.Context, b Backend, sl *slot) error {
@@ -244,7 +402,55 @@ func restore(ctx context.Context, b Backend, sl *slot) error {
 	if cerr := r.finish(ctx); err == nil {
 		err = cerr
 	}
+	if err == nil && b != SQLite {
+		err = otherSessions(ctx, b, sl.conn)
+	}
 	return err
+}
+
+// otherSessionsSQL counts the sessions on the connection's database other
+// than its own (PostgreSQL's background workers aside).
+func otherSessionsSQL(b Backend) string {
+	if b == Postgres {
+		return `SELECT COUNT(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'`
+	}
+	return "SELECT COUNT(*) FROM information_schema.processlist WHERE db = DATABASE() AND id <> CONNECTION_ID()"
+}
+
+// otherSessions returns a *rebuildError when connections other than c
+// are still attached to its database: a pool or connection the test left
+// open would go on reading and writing the next test's database.
+// Dropping the database ends them. Connections closed just before take
+// the server a moment to go: it waits up to a second for them.
+func otherSessions(ctx context.Context, b Backend, c driver.Conn) error {
+	var n int64
+	for wait := time.Millisecond; ; wait *= 2 {
+		err := eachRow(ctx, c, otherSessionsSQL(b), nil, func(dest []driver.Value) { n = asInt(dest[0]) })
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		if wait > 512*time.Millisecond {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+	return rebuild("%d other %s still attached to it (a pool or connection the test left open; dropping the database ends %s)",
+		n, plural(n, "connection is", "connections are"), plural(n, "it", "them"))
+}
+
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // restorer runs the statements of one restore on a slot's connection.
@@ -288,6 +494,15 @@ func (r *restorer) run(ctx context.Context) error {
 		if err := r.dropTables(ctx, created); err != nil {
 			return err
 		}
+		if r.b == Postgres {
+			// Statements prepared on the connection for the dropped
+			// tables would fail on a table of the same name with other
+			// columns ("cached plan must not change result type"), as
+			// after a test's DDL.
+			if err := (postgresDialect{}).forget(ctx, r.sl.conn, r.sl.stmts); err != nil {
+				return err
+			}
+		}
 	}
 	fp, err := schemaFingerprint(ctx, r.b, r.sl.conn)
 	if err != nil {
@@ -316,7 +531,7 @@ func (r *restorer) run(ctx context.Context) error {
 		return err
 	}
 	if diffs, _ := diffCounts(r.sl.baseline, now); len(diffs) > 0 {
-		return fmt.Errorf("tables still differ after the restore: %s", strings.Join(diffs, ", "))
+		return rebuild("tables still differ after the restore: %s", strings.Join(diffs, ", "))
 	}
 	return nil
 }
@@ -382,13 +597,7 @@ func maps2Equal(a, b map[string]string) bool {
 	return true
 }
 
-func (r *restorer) quoteAll(tables []string) string {
-	q := make([]string, len(tables))
-	for i, t := range tables {
-		q[i] = quoteIdent(r.b, t)
-	}
-	return strings.Join(q, ", ")
-}
+func (r *restorer) quoteAll(tables []string) string { return quoteList(r.b, tables) }
 
 // dropTables drops the tables the test created.
 func (r *restorer) dropTables(ctx context.Context, tables []string) error {
@@ -406,12 +615,13 @@ func (r *restorer) dropTables(ctx context.Context, tables []string) error {
 	return nil
 }
 
-// restorePostgres empties the tables, restarts every sequence the test
-// used, then seeds the tables again. It empties them with DELETE, the
+// restorePostgres empties the tables, seeds them again, then sets every
+// sequence back to its state in the clean database. It empties them with DELETE, the
 // tables that refer to others first, in one transaction: for the few rows
 // a test writes that costs a fraction of TRUNCATE, which makes new files
 // for every table and, with CASCADE, for every table that refers to them.
-// Tables whose foreign keys form a cycle are truncated instead.
+// Tables whose foreign keys form a cycle, or with a trigger on DELETE, are
+// truncated instead.
 func (r *restorer) restorePostgres(ctx context.Context, tables []string) error {
 	if len(tables) > 0 {
 		order, err := r.postgresDeleteOrder(ctx, tables)
@@ -435,19 +645,41 @@ func (r *restorer) restorePostgres(ctx context.Context, tables []string) error {
 			}
 		}
 	}
-	if err := r.exec(ctx, `SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, start_value, false)
-		FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL`); err != nil {
-		return err
-	}
 	if err := r.reseedServer(ctx); err != nil {
 		return err
 	}
-	for _, s := range r.sl.base.seqs {
-		if err := r.exec(ctx, "SELECT setval($1::regclass, $2)", s.name, s.value); err != nil {
-			return err
-		}
+	return r.resetSequences(ctx)
+}
+
+// resetSequences sets every sequence whose state (last_value, is_called)
+// differs from the clean database's back to it, in one statement.
+func (r *restorer) resetSequences(ctx context.Context) error {
+	base := r.sl.base
+	if base.seqQuery == "" {
+		return nil
 	}
-	return nil
+	names := make([]string, len(base.seqs))
+	for i, s := range base.seqs {
+		names[i] = s.name
+	}
+	now, err := postgresSequences(ctx, r.sl.conn, names, base.seqQuery)
+	if err != nil {
+		return err
+	}
+	var sets []string
+	var args []driver.Value
+	for i, s := range base.seqs {
+		if now[i] == s {
+			continue
+		}
+		args = append(args, s.name, s.value, s.isCalled)
+		n := len(args)
+		sets = append(sets, fmt.Sprintf("setval($%d::regclass, $%d, $%d)", n-2, n-1, n))
+	}
+	if len(sets) == 0 {
+		return nil
+	}
+	return r.exec(ctx, "SELECT "+strings.Join(sets, ", "), args...)
 }
 
 // restoreMySQL empties the tables, which restarts their AUTO_INCREMENT,
@@ -459,12 +691,51 @@ func (r *restorer) restoreMySQL(ctx context.Context, tables []string) error {
 			return err
 		}
 	}
-	return r.reseedServer(ctx)
+	if err := r.reseedServer(ctx); err != nil {
+		return err
+	}
+	return r.resetAutoIncrements(ctx, tables)
+}
+
+// resetAutoIncrements sets the AUTO_INCREMENT of the tables the restore
+// emptied back to the clean database's where TRUNCATE and the seeded rows
+// left it elsewhere (a table made with AUTO_INCREMENT = 100, or whose
+// migrations inserted and deleted rows).
+func (r *restorer) resetAutoIncrements(ctx context.Context, tables []string) error {
+	if len(tables) == 0 {
+		return nil
+	}
+	now, err := mysqlAutoIncrements(ctx, r.sl.conn)
+	if err != nil {
+		return err
+	}
+	var altered bool
+	for _, t := range tables {
+		if want := r.sl.base.autoInc[t]; now[t] != want && want > 0 {
+			if err := r.exec(ctx, fmt.Sprintf("ALTER TABLE %s AUTO_INCREMENT = %d", quoteIdent(r.b, t), want)); err != nil {
+				return err
+			}
+			altered = true
+		}
+	}
+	if !altered {
+		return nil
+	}
+	if now, err = mysqlAutoIncrements(ctx, r.sl.conn); err != nil {
+		return err
+	}
+	for _, t := range tables {
+		if want := r.sl.base.autoInc[t]; now[t] != want {
+			return rebuild("the AUTO_INCREMENT of %s is %d after the restore, not %d as in the migrated database", t, now[t], want)
+		}
+	}
+	return nil
 }
 
 // reseedServer inserts the seeded rows again. With PostgreSQL's foreign
 // keys on, a table whose rows refer to another's waits for it: each pass
-// inserts the tables it can, until none is left.
+// inserts the tables it can, until none is left. Rows that cannot go back
+// mean a new database.
 func (r *restorer) reseedServer(ctx context.Context) error {
 	pending := r.sl.base.seeds
 	for len(pending) > 0 {
@@ -476,52 +747,61 @@ func (r *restorer) reseedServer(ctx context.Context) error {
 			}
 		}
 		if len(next) == len(pending) {
-			return lastErr
+			return rebuild("the rows the migrations seeded cannot be inserted again: %v", lastErr)
 		}
 		pending = next
 	}
 	return nil
 }
 
-// insertSeed inserts one table's seeded rows, in one statement.
+// maxParams is the most bind parameters a statement may have: PostgreSQL's
+// protocol and MySQL's prepared statements both count them in 16 bits.
+const maxParams = 65535
+
+// insertSeed inserts one table's seeded rows, as many in each statement
+// as the bind parameters allow. On PostgreSQL, OVERRIDING SYSTEM VALUE
+// lets it set an identity column GENERATED ALWAYS.
 func (r *restorer) insertSeed(ctx context.Context, t seedTable) error {
-	var q strings.Builder
-	q.WriteString("INSERT INTO " + quoteIdent(r.b, t.table) + " (")
-	for i, c := range t.cols {
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		q.WriteString(quoteIdent(r.b, c))
+	if len(t.cols) == 0 {
+		return fmt.Errorf("%s has no column an INSERT can set", t.table)
 	}
-	q.WriteString(") VALUES ")
-	var args []driver.Value
-	for i, row := range t.rows {
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		q.WriteString("(")
-		for j, v := range row {
-			if j > 0 {
+	head := "INSERT INTO " + quoteIdent(r.b, t.table) + " (" + quoteList(r.b, t.cols) + ")"
+	if r.b == Postgres {
+		head += " OVERRIDING SYSTEM VALUE"
+	}
+	per := max(1, maxParams/len(t.cols))
+	for rows := range slices.Chunk(t.rows, per) {
+		var q strings.Builder
+		q.WriteString(head + " VALUES ")
+		args := make([]driver.Value, 0, len(rows)*len(t.cols))
+		for i, row := range rows {
+			if i > 0 {
 				q.WriteString(", ")
 			}
-			args = append(args, v)
-			if r.b == Postgres {
-				fmt.Fprintf(&q, "$%d", len(args))
-			} else {
-				q.WriteString("?")
+			q.WriteString("(")
+			for j, v := range row {
+				if j > 0 {
+					q.WriteString(", ")
+				}
+				args = append(args, v)
+				if r.b == Postgres {
+					fmt.Fprintf(&q, "$%d", len(args))
+				} else {
+					q.WriteString("?")
+				}
 			}
+			q.WriteString(")")
 		}
-		q.WriteString(")")
-	}
-	if _, err := execConn(ctx, r.sl.conn, q.String(), namedValues(args)); err != nil {
-		return fmt.Errorf("INSERT INTO %s (the rows the migrations seeded): %w", t.table, err)
+		if _, err := execConn(ctx, r.sl.conn, q.String(), namedValues(args)); err != nil {
+			return fmt.Errorf("INSERT INTO %s (the rows the migrations seeded): %w", t.table, err)
+		}
 	}
 	return nil
 }
 
 // restoreSQLite empties the tables and SQLite's AUTOINCREMENT counters in
-// one transaction, and copies the seeded rows back from the migrated
-// template, attached for the purpose.
+// one transaction, with the triggers off, and copies the seeded rows back
+// from the migrated template, attached for the purpose.
 func (r *restorer) restoreSQLite(ctx context.Context, tables []string) error {
 	hasSeq, err := queryStrings(ctx, r.sl.conn, "SELECT name FROM sqlite_master WHERE name = 'sqlite_sequence'")
 	if err != nil {
@@ -537,25 +817,31 @@ func (r *restorer) restoreSQLite(ctx context.Context, tables []string) error {
 		}
 		defer r.exec(context.WithoutCancel(ctx), "DETACH DATABASE dbtest_seed")
 	}
+	// The migrations' triggers stay out of it: one on DELETE would write
+	// rows (an audit table's) while the restore empties the tables.
+	if raw, ok := r.sl.conn.(sqlitedriver.Conn); ok {
+		if on, err := raw.Raw().Config(sqlite3.DBCONFIG_ENABLE_TRIGGER); err == nil && on {
+			if _, err := raw.Raw().Config(sqlite3.DBCONFIG_ENABLE_TRIGGER, false); err != nil {
+				return fmt.Errorf("turning the triggers off: %w", err)
+			}
+			defer raw.Raw().Config(sqlite3.DBCONFIG_ENABLE_TRIGGER, true)
+		}
+	}
 	var q strings.Builder
 	q.WriteString("BEGIN;")
 	for _, t := range tables {
 		fmt.Fprintf(&q, " DELETE FROM main.%s;", quoteIdent(r.b, t))
 	}
-	if len(hasSeq) > 0 {
-		q.WriteString(" DELETE FROM main.sqlite_sequence;")
-	}
 	for _, t := range seeds {
 		n := quoteIdent(r.b, t.table)
-		fmt.Fprintf(&q, " INSERT INTO main.%s SELECT * FROM dbtest_seed.%s;", n, n)
+		cols := quoteList(r.b, t.cols)
+		fmt.Fprintf(&q, " INSERT INTO main.%s (%s) SELECT %s FROM dbtest_seed.%s;", n, cols, cols, n)
 	}
-	if len(seeds) > 0 {
-		seq, err := queryStrings(ctx, r.sl.conn, "SELECT name FROM dbtest_seed.sqlite_master WHERE name = 'sqlite_sequence'")
-		if err != nil {
-			return err
-		}
-		if len(seq) > 0 && len(hasSeq) > 0 {
-			q.WriteString(" DELETE FROM main.sqlite_sequence; INSERT INTO main.sqlite_sequence SELECT * FROM dbtest_seed.sqlite_sequence;")
+	if len(hasSeq) > 0 {
+		// The counters as the migrations left them, seeded rows or not.
+		q.WriteString(" DELETE FROM main.sqlite_sequence;")
+		for _, s := range r.sl.base.sqliteSeq {
+			fmt.Fprintf(&q, " INSERT INTO main.sqlite_sequence (name, seq) VALUES (%s, %d);", sqlString(s.name), s.value)
 		}
 	}
 	q.WriteString(" COMMIT")
@@ -570,11 +856,16 @@ func (r *restorer) restoreSQLite(ctx context.Context, tables []string) error {
 // tables its foreign keys refer to: deleting in that order never breaks a
 // reference. Tables outside the list hold no rows (changedTables), so
 // only references between listed tables matter. It returns nil when
-// their foreign keys form a cycle.
+// their foreign keys form a cycle, or when one of them has a trigger on
+// DELETE: the trigger would write rows (an audit table's) while the
+// restore empties them, and TRUNCATE fires no such trigger.
 func (r *restorer) postgresDeleteOrder(ctx context.Context, tables []string) ([]string, error) {
 	_, rows, err := readRows(ctx, r.sl.conn, `SELECT c.relname, p.relname
 		FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_class p ON p.oid = k.confrelid
-		WHERE k.contype = 'f' AND c.relnamespace = current_schema()::regnamespace AND k.conrelid <> k.confrelid`)
+		WHERE k.contype = 'f' AND c.relnamespace = current_schema()::regnamespace AND k.conrelid <> k.confrelid
+		UNION ALL
+		SELECT c.relname, NULL FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
+		WHERE NOT g.tgisinternal AND g.tgtype & 8 <> 0 AND c.relnamespace = current_schema()::regnamespace`)
 	if err != nil {
 		return nil, err
 	}
@@ -582,13 +873,18 @@ func (r *restorer) postgresDeleteOrder(ctx context.Context, tables []string) ([]
 	for _, t := range tables {
 		listed[t] = true
 	}
+	for _, row := range rows {
+		if row[1] == nil && listed[asString(row[0])] {
+			return nil, nil // a trigger on DELETE
+		}
+	}
 	// refs[p] counts the listed tables that refer to p and are not yet
 	// ordered; p may go once none is left.
 	refs := map[string]int{}
 	children := map[string][]string{} // child -> the parents it refers to
 	for _, row := range rows {
 		child, parent := asString(row[0]), asString(row[1])
-		if listed[child] && listed[parent] {
+		if row[1] != nil && listed[child] && listed[parent] {
 			refs[parent]++
 			children[child] = append(children[child], parent)
 		}
