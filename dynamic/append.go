@@ -57,7 +57,8 @@ type Result struct {
 	// NonFinite counts, per column, the NaN and ±Inf values stored as NULL.
 	// It is nil when there were none.
 	NonFinite map[string]int
-	// Bulk tells that the rows went through PostgreSQL's COPY.
+	// Bulk tells that the rows went through PostgreSQL's COPY or MySQL's
+	// LOAD DATA LOCAL INFILE.
 	Bulk bool
 }
 

@@ -71,7 +71,7 @@
 // lock-wait timeout elsewhere), cannot see its uncommitted rows, and
 // escapes its rollback.
 //
-// # Batches and COPY
+// # Batches, COPY and LOAD DATA
 //
 // Rows go in multi-row INSERT statements: every full batch through one
 // prepared statement, reused. The batch size was measured per database
@@ -86,7 +86,23 @@
 // []string, pgx.CopyFromSource) itself (such as a test harness's wrapper,
 // preferred when present). database/sql gives no way from a *sql.Tx to its
 // driver connection, so in a caller's *sql.Tx PostgreSQL appends use
-// INSERT. [Result].Bulk tells which path ran; [WithoutCopy] turns COPY off.
+// INSERT.
+//
+// On MySQL, rows go through LOAD DATA LOCAL INFILE on every path, a
+// caller's *sql.Tx included: github.com/go-sql-driver/mysql reads them
+// from a "Reader::" handler that Append registers for the statement (no
+// allowAllFiles needed), as tab-separated text in utf8mb4, after every
+// value has been checked and converted as for INSERT. The server must
+// allow it: local_infile is ON by default on MariaDB, OFF on MySQL 8. A
+// server that refuses it is no error: Append falls back to INSERT. With
+// LOCAL the server turns what would be errors (a value too long for its
+// column, a duplicate key) into warnings, whatever sql_mode says, so a
+// load that leaves any warning fails the append with an error matching
+// [ErrLoadWarning] that carries the server's first warnings, naming the
+// row; as with every failed append, no row stays.
+//
+// [Result].Bulk tells which path ran; [WithoutCopy] turns COPY and LOAD
+// DATA off.
 //
 // # Atomicity
 //

@@ -9,12 +9,18 @@ import (
 )
 
 // insert writes the rows of a.vals: through the dialect's bulk path when
-// it has one and conn reaches it, else in multi-row INSERT statements,
+// it has one (streamed on ex, or through conn's driver connection) and the
+// server takes it, else in multi-row INSERT statements,
 // bound by the driver directly where the dialect can (SQLite), or through
 // database/sql.
 func (w *write) insert(ctx context.Context, ex execer, conn *sql.Conn, a *attempt) error {
 	if w.rows == 0 {
 		return nil
+	}
+	if sl, ok := w.d.(streamLoader); ok && !w.opts.noBulk {
+		if err := sl.loadStream(ctx, ex, w, a); !errors.Is(err, errBulkUnsupported) {
+			return err
+		}
 	}
 	if bl, ok := w.d.(bulkLoader); ok && conn != nil && !w.opts.noBulk {
 		names := make([]string, len(w.cols))

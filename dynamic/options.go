@@ -101,9 +101,12 @@ type appendOpts struct {
 	batchRows int
 	noBulk    bool
 	// afterRows, when set (by tests), is called after each batch, and each
-	// COPY row, with the rows written so far; an error fails the append
+	// COPY or LOAD DATA row, with the rows written so far; an error fails the append
 	// there.
 	afterRows func(written int64) error
+	// beforeLoad, when set (by tests), runs instead of the server before
+	// MySQL's LOAD DATA: an error it returns is taken as the server's.
+	beforeLoad func() error
 	// beforeRetry, when set (by tests), is called before attempt n (n ≥ 2)
 	// of an append that owns its transaction.
 	beforeRetry func(n int)
@@ -154,7 +157,7 @@ func WithRetry(maxAttempts int, base, max time.Duration) Option {
 // WithBatchRows sets how many rows one INSERT statement carries, instead of
 // the size measured best for the database. It is lowered further when the
 // database's limit on bound parameters (or, on MySQL, on a statement's
-// bytes) requires. It does not apply to COPY.
+// bytes) requires. It does not apply to COPY nor to LOAD DATA.
 func WithBatchRows(n int) Option {
 	return Option{"WithBatchRows", func(o *appendOpts) error {
 		if n < 1 {
@@ -165,8 +168,8 @@ func WithBatchRows(n int) Option {
 	}}
 }
 
-// WithoutCopy makes PostgreSQL appends use multi-row INSERT statements
-// instead of COPY.
+// WithoutCopy makes appends use multi-row INSERT statements instead of the
+// bulk paths: COPY on PostgreSQL, LOAD DATA LOCAL INFILE on MySQL.
 func WithoutCopy() Option {
 	return Option{"WithoutCopy", func(o *appendOpts) error {
 		o.noBulk = true
