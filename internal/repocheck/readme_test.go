@@ -136,3 +136,25 @@ func TestReadmeWorkflowExcerpt(t *testing.T) {
 		t.Errorf("the README shows only %d lines of the workflow", shown)
 	}
 }
+
+// TestReadmeGoGetNamesAPackage: every `go get` of this module in the
+// README names a package of it, not the module's root, which holds no Go
+// files: `go get module@latest` records no checksums for what the
+// packages import, and the reader's first `go test` then stops at a
+// missing go.sum entry.
+func TestReadmeGoGetNamesAPackage(t *testing.T) {
+	const module = "github.com/easyautoml/dbharness"
+	re := regexp.MustCompile(`go get (` + regexp.QuoteMeta(module) + `\S*)@`)
+	found := 0
+	for _, m := range re.FindAllStringSubmatch(readme(t), -1) {
+		found++
+		dir := filepath.Join(root, strings.TrimPrefix(strings.TrimPrefix(m[1], module), "/"))
+		goFiles, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+		if len(goFiles) == 0 {
+			t.Errorf("the README runs `go get %s@…`: %s holds no Go package", m[1], dir)
+		}
+	}
+	if found == 0 {
+		t.Error("the README's quick start has no `go get` of " + module)
+	}
+}
