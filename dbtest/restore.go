@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -221,7 +222,7 @@ func captureBase(ctx context.Context, b Backend, sl *slot) (*baseState, error) {
 		return nil, err
 	}
 	base := &baseState{schema: fp}
-	for _, t := range slices.Sorted(mapKeys(sl.baseline)) {
+	for _, t := range slices.Sorted(maps.Keys(sl.baseline)) {
 		if sl.baseline[t] == 0 || t == gooseVersionTable {
 			continue
 		}
@@ -337,16 +338,6 @@ func mysqlAutoIncrements(ctx context.Context, c driver.Conn) (map[string]int64, 
 		out[asString(r[0])] = asInt(r[1])
 	}
 	return out, nil
-}
-
-func mapKeys(m tableCounts) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // readRows reads every row of a query into memory.
@@ -508,7 +499,7 @@ func (r *restorer) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if !maps2Equal(fp, r.sl.base.schema) {
+	if !maps.Equal(fp, r.sl.base.schema) {
 		return errSchemaChanged
 	}
 	tables, err := r.changedTables(ctx)
@@ -545,7 +536,7 @@ func (r *restorer) run(ctx context.Context) error {
 func (r *restorer) changedTables(ctx context.Context) ([]string, error) {
 	var tables []string
 	if r.b == SQLite {
-		for _, t := range slices.Sorted(mapKeys(r.sl.baseline)) {
+		for _, t := range slices.Sorted(maps.Keys(r.sl.baseline)) {
 			if t != gooseVersionTable {
 				tables = append(tables, t)
 			}
@@ -562,7 +553,7 @@ func (r *restorer) changedTables(ctx context.Context) ([]string, error) {
 			return nil, err
 		}
 	}
-	for _, t := range slices.Sorted(mapKeys(r.sl.baseline)) {
+	for _, t := range slices.Sorted(maps.Keys(r.sl.baseline)) {
 		switch {
 		case t == gooseVersionTable:
 		case r.sl.baseline[t] > 0 || now[t] > 0,
@@ -583,18 +574,6 @@ func (r *restorer) finish(ctx context.Context) error {
 		q = "PRAGMA foreign_keys = ON"
 	}
 	return r.exec(ctx, q)
-}
-
-func maps2Equal(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 func (r *restorer) quoteAll(tables []string) string { return quoteList(r.b, tables) }
@@ -634,14 +613,11 @@ func (r *restorer) restorePostgres(ctx context.Context, tables []string) error {
 			}
 		} else {
 			var q strings.Builder
-			q.WriteString("BEGIN;")
 			for _, t := range order {
 				fmt.Fprintf(&q, " DELETE FROM %s;", quoteIdent(r.b, t))
 			}
-			q.WriteString(" COMMIT")
-			if _, err := execConn(ctx, r.sl.conn, q.String(), nil); err != nil {
-				execConn(context.WithoutCancel(ctx), r.sl.conn, "ROLLBACK", nil)
-				return fmt.Errorf("DELETE FROM each table: %w", err)
+			if err := r.execInTransaction(ctx, q.String()); err != nil {
+				return err
 			}
 		}
 	}
@@ -828,7 +804,6 @@ func (r *restorer) restoreSQLite(ctx context.Context, tables []string) error {
 		}
 	}
 	var q strings.Builder
-	q.WriteString("BEGIN;")
 	for _, t := range tables {
 		fmt.Fprintf(&q, " DELETE FROM main.%s;", quoteIdent(r.b, t))
 	}
@@ -844,8 +819,14 @@ func (r *restorer) restoreSQLite(ctx context.Context, tables []string) error {
 			fmt.Fprintf(&q, " INSERT INTO main.sqlite_sequence (name, seq) VALUES (%s, %d);", sqlString(s.name), s.value)
 		}
 	}
-	q.WriteString(" COMMIT")
-	if _, err := execConn(ctx, r.sl.conn, q.String(), nil); err != nil {
+	return r.execInTransaction(ctx, q.String())
+}
+
+// execInTransaction runs statements, a script that empties tables and
+// fills them again, in one round trip and one transaction, rolled back
+// when a statement fails.
+func (r *restorer) execInTransaction(ctx context.Context, statements string) error {
+	if _, err := execConn(ctx, r.sl.conn, "BEGIN;"+statements+" COMMIT", nil); err != nil {
 		execConn(context.WithoutCancel(ctx), r.sl.conn, "ROLLBACK", nil)
 		return fmt.Errorf("DELETE FROM each table: %w", err)
 	}

@@ -94,11 +94,8 @@ func (w *write) insertBatches(ctx context.Context, ex execer, a *attempt) error 
 		if err != nil {
 			return fmt.Errorf("inserting rows %d to %d: %w", from+1, to, err)
 		}
-		a.rows += int64(to - from)
-		if w.opts.afterRows != nil {
-			if err := w.opts.afterRows(a.rows); err != nil {
-				return err
-			}
+		if err := w.wrote(a, to-from); err != nil {
+			return err
 		}
 		from = to
 	}
@@ -123,6 +120,15 @@ func (w *write) cut(from, to, budget int) int {
 		}
 	}
 	return to
+}
+
+// wrote counts n more rows of a written and calls the afterRows hook.
+func (w *write) wrote(a *attempt, n int) error {
+	a.rows += int64(n)
+	if w.opts.afterRows != nil {
+		return w.opts.afterRows(a.rows)
+	}
+	return nil
 }
 
 func (w *write) insertSQL(rows int) string {

@@ -86,11 +86,8 @@ func (w *write) insertSQLite(raw *sqlite3.Conn, full string, a *attempt) error {
 		if err != nil {
 			return fmt.Errorf("inserting rows %d to %d: %w", from+1, to, err)
 		}
-		a.rows += int64(to - from)
-		if w.opts.afterRows != nil {
-			if err := w.opts.afterRows(a.rows); err != nil {
-				return err
-			}
+		if err := w.wrote(a, to-from); err != nil {
+			return err
 		}
 		from = to
 	}
